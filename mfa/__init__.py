@@ -1,0 +1,1 @@
+"""mfa: multi-factor authentication as an ASGI sub-app, a Python client and a library."""

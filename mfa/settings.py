@@ -1,0 +1,133 @@
+"""Configuration: one typed object, read from ``MFA_*`` variables or built in code.
+
+Everything configurable lives here so that no module reads the environment on its
+own. :meth:`Settings.from_env` is what ``mfa serve`` uses; tests and hosts build a
+:class:`Settings` directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+FACTORS: tuple[str, ...] = ("otp", "sms", "push", "recovery-code")
+FEATURES: tuple[str, ...] = ("enrollment", "device_management")
+
+SmsTransportName = Literal["console", "twilio", "webhook", "outbox"]
+PushTransportName = Literal["console", "apns", "fcm", "webhook", "outbox"]
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed (raised at start-up)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///mfa.db"
+    redis_url: str | None = None
+    admin_key: str | None = None
+    # JSON array of private EC P-256 JWKs, newest first (see mfa.keys).
+    signing_keys: str | None = None
+    # Comma list of base64url 32-byte AES keys, newest first.
+    encryption_keys: str | None = None
+    disabled_factors: frozenset[str] = frozenset()
+    transaction_ttl_seconds: int = 300
+    request_token_ttl_seconds: int = 300
+    enrollment_ticket_ttl_seconds: int = 7 * 24 * 3600
+    sms_transport: SmsTransportName = "console"
+    push_transport: PushTransportName = "console"
+    sms_webhook_url: str | None = None
+    push_webhook_url: str | None = None
+    webhook_secret: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_base_url: str | None = None
+    # Guard rails of the HTTP layer.
+    max_body_bytes: int = 64 * 1024
+    backend_timeout_seconds: float = 2.0
+    # TOTP and code policy (NIST SP 800-63B: throttle online guessing per account).
+    totp_valid_window: int = 1
+    otp_attempts_per_transaction: int = 5
+    user_failed_attempts_limit: int = 10
+    user_lockout_seconds: int = 900
+    sms_code_ttl_seconds: int = 300
+    sms_code_attempts: int = 3
+    # Schema: upgrade at start-up instead of refusing an outdated schema.
+    # None means "yes for SQLite" (the embedded default), "no" elsewhere.
+    auto_migrate: bool | None = None
+    # Cheap argon2 parameters, for test suites only.
+    argon2_profile: Literal["rfc9106_low_memory", "cheapest"] = "rfc9106_low_memory"
+    # Where generated development keys are kept when none are configured.
+    dev_keys_path: str = "mfa-dev-keys.json"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        """True on the single-process defaults (SQLite and in-process ephemeral store)."""
+        return self.redis_url is None and self.database_url.startswith("sqlite")
+
+    @property
+    def migrate_on_start(self) -> bool:
+        if self.auto_migrate is None:
+            return self.database_url.startswith("sqlite")
+        return self.auto_migrate
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        kw: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get("MFA_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            kw[f.name] = _parse(f.name, f.type, raw)
+        settings = cls(**kw)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        unknown = self.disabled_factors - set(FACTORS)
+        if unknown:
+            raise SettingsError(
+                f"MFA_DISABLED_FACTORS names unknown factors {sorted(unknown)}; "
+                f"known: {', '.join(FACTORS)}"
+            )
+        if self.sms_transport == "twilio":
+            for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from"):
+                if not getattr(self, name):
+                    raise SettingsError(f"MFA_SMS_TRANSPORT=twilio needs MFA_{name.upper()}")
+        if self.sms_transport == "webhook" and not (self.sms_webhook_url and self.webhook_secret):
+            raise SettingsError(
+                "MFA_SMS_TRANSPORT=webhook needs MFA_SMS_WEBHOOK_URL and MFA_WEBHOOK_SECRET"
+            )
+        if self.transaction_ttl_seconds <= 0 or self.transaction_ttl_seconds > 86400:
+            raise SettingsError("MFA_TRANSACTION_TTL_SECONDS must be within 1..86400")
+
+
+def _parse(name: str, type_: object, raw: str) -> object:
+    t = str(type_)
+    try:
+        if name == "disabled_factors":
+            return frozenset(p.strip() for p in raw.split(",") if p.strip())
+        if t in ("bool", "bool | None"):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if t == "int":
+            return int(raw)
+        if t == "float":
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"MFA_{name.upper()}={raw!r} is not a valid {t}") from None
+    return raw

@@ -1,0 +1,1 @@
+"""Storage: the durable and ephemeral store Protocols and their implementations."""

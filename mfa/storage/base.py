@@ -1,0 +1,302 @@
+"""The two storage Protocols and the records they hold.
+
+mfa keeps two kinds of state, with different needs:
+
+- the **durable store** (:class:`DurableStore`): tenants, API keys, enrollments.
+  Few writes, must survive restarts. SQLAlchemy Core: SQLite embedded,
+  PostgreSQL in production (:mod:`mfa.storage.sql`).
+- the **ephemeral store** (:class:`EphemeralStore`): transactions, tickets,
+  attempt counters, TOTP replay marks, quota counters. Hot, short-lived, every
+  decision atomic. Redis (:mod:`mfa.storage.redis`) or in-process
+  (:mod:`mfa.storage.memory`) for the single-process embedded mode.
+
+Both are Protocols so a test double or another backend plugs in without
+inheritance; one contract test suite (``tests/storage``) runs against every
+implementation. Implementations raise :class:`BackendUnavailable` (from the
+driver's own error) when their backend cannot be reached; the HTTP layer turns it
+into ``service_unavailable``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Factor = Literal["otp", "sms", "push", "recovery-code"]
+QuotaName = Literal["sms_per_user", "pn_per_user", "sms_per_tenant", "pn_per_tenant"]
+Channel = Literal["sms", "pn"]
+
+
+class BackendUnavailable(Exception):
+    """Redis or the database could not be reached, or did not answer in time."""
+
+
+class SchemaOutdated(Exception):
+    """The database schema is behind the code; run ``mfa db upgrade``."""
+
+
+class Conflict(Exception):
+    """A uniqueness rule refused the write (the tenant or enrollment already exists)."""
+
+
+# --------------------------------------------------------------------------- durable
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    limit: int
+    window_seconds: int
+
+
+DEFAULT_QUOTAS: dict[str, Quota] = {
+    "sms_per_user": Quota(10, 3600),
+    "pn_per_user": Quota(20, 3600),
+    "sms_per_tenant": Quota(1000, 86400),
+    "pn_per_tenant": Quota(10000, 86400),
+}
+DEFAULT_FACTORS: dict[str, bool] = {"otp": True, "sms": True, "push": True, "recovery-code": True}
+DEFAULT_FEATURES: dict[str, bool] = {"enrollment": True, "device_management": True}
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    factors: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_FACTORS))
+    features: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_FEATURES))
+    quotas: dict[str, Quota] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key_id: str
+    tenant_id: str | None  # None: operator-wide
+    name: str
+    scopes: frozenset[str]
+    key_hash: bytes  # SHA-256 of the secret: keys are 256-bit random, no KDF needed
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """A confirmed device account of one user. Secrets are stored sealed.
+
+    ``totp_secret`` and ``phone_number`` are AES-GCM ciphertexts made by
+    :class:`mfa.keys.EncryptionKeys` (associated data: tenant and enrollment id);
+    ``recovery_code_hash`` is an argon2id PHC string; ``device_token_hash`` is
+    SHA-256 of the opaque device token. The store never sees plaintext.
+    """
+
+    enrollment_id: str
+    tenant_id: str
+    user_id: str
+    methods: tuple[str, ...]
+    status: Literal["confirmed", "pn_disabled"] = "confirmed"
+    totp_secret: bytes | None = None
+    phone_number: bytes | None = None
+    phone_masked: str | None = None
+    recovery_code_hash: str | None = None
+    name: str | None = None
+    device_identifier: str | None = None
+    device_public_key: dict[str, Any] | None = None
+    push_service: str | None = None
+    push_token: bytes | None = None  # sealed like the phone number
+    device_token_hash: bytes | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@runtime_checkable
+class DurableStore(Protocol):
+    async def open(self) -> None:
+        """Connect, check the schema (raise :class:`SchemaOutdated`, or upgrade when
+        the store was built with ``migrate=True``)."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise :class:`BackendUnavailable` unless the database answers."""
+
+    # tenants
+    async def create_tenant(self, tenant: Tenant) -> Tenant:
+        """Raise :class:`Conflict` when the id exists."""
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    async def list_tenants(self) -> list[Tenant]: ...
+
+    async def update_tenant(
+        self,
+        tenant_id: str,
+        *,
+        factors: dict[str, bool] | None = None,
+        features: dict[str, bool] | None = None,
+        quotas: dict[str, Quota] | None = None,
+    ) -> Tenant | None:
+        """Merge the given entries into the tenant's settings; None if no such tenant."""
+
+    async def delete_tenant(self, tenant_id: str) -> bool:
+        """Delete the tenant with its API keys and enrollments."""
+
+    # API keys
+    async def create_api_key(self, key: ApiKey) -> None: ...
+
+    async def find_api_key(self, key_hash: bytes) -> ApiKey | None: ...
+
+    async def list_api_keys(self, tenant_id: str | None) -> list[ApiKey]: ...
+
+    async def delete_api_key(self, tenant_id: str | None, key_id: str) -> bool: ...
+
+    # enrollments (at most one per user)
+    async def create_enrollment(self, enrollment: Enrollment) -> None:
+        """Raise :class:`Conflict` when the user already has an enrollment."""
+
+    async def get_enrollment(self, tenant_id: str, enrollment_id: str) -> Enrollment | None: ...
+
+    async def get_user_enrollment(self, tenant_id: str, user_id: str) -> Enrollment | None: ...
+
+    async def update_enrollment(
+        self, tenant_id: str, enrollment_id: str, changes: dict[str, Any]
+    ) -> Enrollment | None:
+        """Set the given fields (names of :class:`Enrollment`); None if no such row."""
+
+    async def swap_recovery_hash(
+        self, tenant_id: str, enrollment_id: str, old_hash: str, new_hash: str
+    ) -> bool:
+        """Compare-and-set: replace the hash only if it is still ``old_hash``, so two
+        concurrent uses of one recovery code cannot both win."""
+
+    async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> bool: ...
+
+
+# --------------------------------------------------------------------------- ephemeral
+
+
+TxState = Literal["pending", "accepted", "rejected"]
+
+
+@dataclass(slots=True)
+class Transaction:
+    """One enrollment or login transaction.
+
+    ``data`` holds the factor-specific, immutable-ish facts set at start-flow
+    (sealed pending TOTP seed, recovery-code hash, enrolled methods …) as a JSON
+    object; the mutable fields are changed only through the store's atomic calls.
+    """
+
+    txid: str
+    tenant_id: str
+    user_id: str
+    kind: Literal["enroll", "auth"]
+    expires_at: float  # epoch seconds
+    state: TxState = "pending"
+    enrollment: dict[str, Any] | None = None  # public view shown by transaction-state
+    token: str | None = None  # result signature once accepted
+    data: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0  # wrong codes so far in this transaction
+
+
+class AttemptOutcome(enum.Enum):
+    ACCEPTED = "accepted"
+    INVALID = "invalid"  # wrong code; counted
+    REPLAY = "replay"  # right TOTP, but its time step was already used; counted
+    LOCKED = "locked"  # the user is in a lockout window; not evaluated
+    KILLED = "killed"  # this wrong code used up the transaction's attempts: it is gone
+    GONE = "gone"  # no such pending transaction
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptLimits:
+    per_transaction: int  # wrong codes before the transaction dies
+    per_user: int  # wrong codes before the user is locked out
+    lockout_seconds: int  # window of the per-user count and of the lockout
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaDecision:
+    granted: bool
+    refused: Literal["user", "tenant"] | None = None
+    retry_after: int = 0  # seconds until the refusing counter frees up
+
+
+@runtime_checkable
+class EphemeralStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise :class:`BackendUnavailable` unless the store answers."""
+
+    # transactions
+    async def create_transaction(self, tx: Transaction) -> None:
+        """Store with a TTL reaching ``tx.expires_at``."""
+
+    async def get_transaction(self, tenant_id: str, txid: str) -> Transaction | None: ...
+
+    async def update_transaction(
+        self,
+        tenant_id: str,
+        txid: str,
+        *,
+        state: TxState | None = None,
+        enrollment: dict[str, Any] | None = None,
+        token: str | None = None,
+        data: dict[str, Any] | None = None,
+        only_if_pending: bool = True,
+    ) -> bool:
+        """Atomically change the given fields (``data`` is merged key by key), keeping
+        the TTL. False when the transaction is gone, or not pending and
+        ``only_if_pending`` is set."""
+
+    async def delete_transaction(self, tenant_id: str, txid: str) -> None: ...
+
+    async def record_attempt(
+        self,
+        tenant_id: str,
+        txid: str,
+        user_id: str,
+        *,
+        ok: bool,
+        limits: AttemptLimits,
+        replay_key: str | None = None,
+        replay_step: int | None = None,
+        on_success: dict[str, Any] | None = None,
+    ) -> AttemptOutcome:
+        """One atomic decision on a submitted code, in one round trip.
+
+        In order: the transaction must exist and be pending (else GONE); the user
+        must not be locked out (else LOCKED); if ``ok`` and ``replay_key`` is given,
+        the step must be greater than the last step recorded under that key (else
+        REPLAY, counted like a wrong code). On success the replay mark is set (kept
+        for ``lockout_seconds`` at least, long enough to outlive the TOTP window),
+        the fields of ``on_success`` (state, enrollment, token, data — as in
+        :meth:`update_transaction`) are applied and the user's failure count is
+        cleared: ACCEPTED. On a wrong code both the transaction's and the user's
+        counters grow; reaching ``per_user`` starts the lockout window; reaching
+        ``per_transaction`` deletes the transaction (KILLED), else INVALID.
+        """
+
+    # one-time tickets: enrollment tickets, enrollment_tx_id → txid aliases
+    async def put_ticket(self, ticket_id: str, value: dict[str, Any], ttl_seconds: int) -> None: ...
+
+    async def take_ticket(self, ticket_id: str) -> dict[str, Any] | None:
+        """Return and delete in one step, so a ticket opens at most one flow."""
+
+    async def peek_ticket(self, ticket_id: str) -> dict[str, Any] | None: ...
+
+    # quotas
+    async def consume_quota(
+        self, tenant_id: str, user_id: str, channel: Channel, per_user: Quota, per_tenant: Quota
+    ) -> QuotaDecision:
+        """Check both counters and, only if both have room, consume one from each,
+        atomically. When both are exhausted the user quota is named."""
+
+    async def refund_quota(self, tenant_id: str, user_id: str, channel: Channel) -> None:
+        """Give back one unit of each counter (a send that did not happen)."""
+
+    async def delete_tenant_data(self, tenant_id: str) -> None:
+        """Drop everything kept for a deleted tenant."""

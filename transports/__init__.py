@@ -1,0 +1,1 @@
+"""Delivery adapters for mfa: Twilio SMS, webhook, console and an in-memory outbox."""
