@@ -37,7 +37,8 @@ class ErrorSpec:
 _ENTRIES: tuple[ErrorSpec, ...] = (
     # --- tokens and authorization -------------------------------------------------
     ErrorSpec(
-        "invalid_token", 401,
+        "invalid_token",
+        401,
         "The request or transaction token is not valid.",
         "This sign-in link is no longer valid. Please start again.",
         "A token whose signature does not check out, a malformed JWT, an unknown or "
@@ -49,7 +50,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "has not been revoked.",
     ),
     ErrorSpec(
-        "insufficient_scope", 403,
+        "insufficient_scope",
+        403,
         "The credentials do not grant the requested operation.",
         "You are not allowed to do this.",
         "An API key without the scope the route needs, or a key of one tenant used on "
@@ -58,16 +60,18 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "route) for the tenant you are calling, or use the operator key.",
     ),
     ErrorSpec(
-        "invalid_bearer_format", 401,
+        "invalid_bearer_format",
+        401,
         "The Authorization header is missing or not in a recognised format.",
         "Something went wrong while signing you in. Please try again.",
         "No Authorization header, a scheme other than `Bearer <token>` or "
-        "`Ticket id=\"<ticket>\"`, or the wrong kind of credential for the route.",
-        "Send `Authorization: Bearer <token>` (or `Ticket id=\"…\"` to start-flow and "
+        '`Ticket id="<ticket>"`, or the wrong kind of credential for the route.',
+        'Send `Authorization: Bearer <token>` (or `Ticket id="…"` to start-flow and '
         "device enroll). Check that a proxy does not strip the header.",
     ),
     ErrorSpec(
-        "tenant_not_found", 404,
+        "tenant_not_found",
+        404,
         "The tenant named by the token or path does not exist.",
         "This service is not available for {tenant_name} right now.",
         "The tenant was deleted after the token was issued, or the path names a "
@@ -77,7 +81,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
     ),
     # --- transactions -------------------------------------------------------------
     ErrorSpec(
-        "login_transaction_not_found", 404,
+        "login_transaction_not_found",
+        404,
         "The authentication transaction is not active: finished, killed or expired.",
         "Your sign-in attempt has ended. Please start again.",
         "The transaction already succeeded, was ended after too many wrong codes, or "
@@ -86,7 +91,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Redis evicts keys: set a `noeviction` policy.",
     ),
     ErrorSpec(
-        "enrollment_transaction_not_found", 404,
+        "enrollment_transaction_not_found",
+        404,
         "The enrollment transaction is not active: finished, killed or expired.",
         "Your enrollment attempt has ended. Please start again.",
         "The enrollment was already confirmed, ended after too many wrong codes, or "
@@ -94,7 +100,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Start enrollment again from the beginning; scan a fresh QR code on the phone.",
     ),
     ErrorSpec(
-        "transaction_expired", 401,
+        "transaction_expired",
+        401,
         "The token is well signed but past its expiry.",
         "You took too long. Please start again.",
         "The user left the page open past the transaction lifetime "
@@ -103,7 +110,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "issuing a token.",
     ),
     ErrorSpec(
-        "enrollment_conflict", 409,
+        "enrollment_conflict",
+        409,
         "Another enrollment of the same user completed first.",
         "You already finished setting up a second factor in another window.",
         "Two enrollment transactions of one user raced; the one that confirmed second "
@@ -112,7 +120,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "enrollments through the backend API and enroll again.",
     ),
     ErrorSpec(
-        "already_enrolled", 409,
+        "already_enrolled",
+        409,
         "The user already has a confirmed enrollment.",
         "You have already set up a second factor.",
         "An enrollment was attempted for a user who is enrolled.",
@@ -120,7 +129,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "(DELETE /api/tenants/{tid}/enrollments/{eid}) before enrolling again.",
     ),
     ErrorSpec(
-        "not_enrolled", 403,
+        "not_enrolled",
+        403,
         "The user has no enrollment to authenticate with.",
         "You have not set up a second factor yet.",
         "An authentication call for a user with no confirmed enrollment, or one whose "
@@ -129,7 +139,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "ticket or a request token for a not-enrolled user).",
     ),
     ErrorSpec(
-        "invalid_enrollment", 400,
+        "invalid_enrollment",
+        400,
         "The enrollment named in the path is not the caller's.",
         "Something went wrong with your device. Please start again.",
         "A `device-accounts/{id}` path whose id is not the enrollment of the "
@@ -138,7 +149,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
     ),
     # --- codes --------------------------------------------------------------------
     ErrorSpec(
-        "invalid_otp", 403,
+        "invalid_otp",
+        403,
         "The one-time code is not valid.",
         "That code is not right. Check your {method} code and try again.",
         "A mistyped code, a code already used in this 30-second step, a code from a "
@@ -148,7 +160,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "transaction ends and a new one must be started.",
     ),
     ErrorSpec(
-        "invalid_recovery_code", 403,
+        "invalid_recovery_code",
+        403,
         "The recovery code is not valid.",
         "That recovery code is not right.",
         "A mistyped or already rotated recovery code, or a user locked out after too "
@@ -157,7 +170,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "new one through the backend API.",
     ),
     ErrorSpec(
-        "invalid_otp_format", 400,
+        "invalid_otp_format",
+        400,
         "The one-time code is not digits of the expected length.",
         "Codes are {length} digits long.",
         "Letters, spaces or the wrong number of digits in `code`.",
@@ -165,14 +179,16 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "`factor_settings.phone.otp_length` for SMS.",
     ),
     ErrorSpec(
-        "invalid_recovery_code_format", 400,
+        "invalid_recovery_code_format",
+        400,
         "The recovery code is not 24 letters and digits.",
         "Recovery codes are 24 letters and digits.",
         "Separators, spaces or the wrong length in `recovery_code`.",
         "Send the 24 alphanumerics exactly as they were shown.",
     ),
     ErrorSpec(
-        "field_required", 400,
+        "field_required",
+        400,
         "A required field is missing.",
         "Please fill in the {field}.",
         "The request body lacks the field named in `field` (`otpCode`, "
@@ -182,7 +198,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
     ),
     # --- request shape ------------------------------------------------------------
     ErrorSpec(
-        "invalid_body", 400,
+        "invalid_body",
+        400,
         "The request body failed validation.",
         "Something went wrong. Please try again.",
         "Malformed JSON, a JSON value that is not an object, a wrong Content-Type, a "
@@ -191,7 +208,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "documented fields; see GET /api/openapi.json.",
     ),
     ErrorSpec(
-        "invalid_query_string", 400,
+        "invalid_query_string",
+        400,
         "The query string failed validation.",
         "Something went wrong. Please try again.",
         "A query parameter the route does not take, or one of the wrong type.",
@@ -199,7 +217,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
     ),
     # --- phones and delivery ------------------------------------------------------
     ErrorSpec(
-        "invalid_phone_number", 400,
+        "invalid_phone_number",
+        400,
         "The phone number is not a valid mobile number.",
         "We cannot send text messages to that number. Please check it.",
         "Not in E.164 form (+ country code and number), not a mobile number, or "
@@ -207,7 +226,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Ask the user for a mobile number with its country code, e.g. +14155550123.",
     ),
     ErrorSpec(
-        "error_sending_sms", 502,
+        "error_sending_sms",
+        502,
         "The SMS provider failed or refused to deliver the message.",
         "We could not send you a text message. Please try again later.",
         "Provider outage or timeout, wrong provider credentials, a number that "
@@ -216,24 +236,26 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Check the provider's console for geo permissions and account balance.",
     ),
     ErrorSpec(
-        "error_sending_push_notification", 502,
+        "error_sending_push_notification",
+        502,
         "The push provider failed to deliver the notification.",
         "We could not reach your phone. Please try again.",
         "APNs/FCM outage, timeout or refusal.",
         "Retry; check the provider status and the service log.",
     ),
     ErrorSpec(
-        "push_notification_wrong_credentials", 502,
+        "push_notification_wrong_credentials",
+        502,
         "The push provider rejected the service's credentials.",
         "We could not reach your phone. Please try again later.",
         "Expired or wrong APNs key / FCM service account in the configuration.",
         "Operator: renew the push credentials in the configuration.",
     ),
     ErrorSpec(
-        "pn_endpoint_disabled", 410,
+        "pn_endpoint_disabled",
+        410,
         "The device's push token is no longer valid.",
-        "We cannot reach your phone any more. Remove the account from the app and "
-        "add it again.",
+        "We cannot reach your phone any more. Remove the account from the app and add it again.",
         "The app was uninstalled or its push token was rotated; the provider "
         "rejected it after retries.",
         "Have the user re-enroll the phone, or re-register the push token with "
@@ -241,21 +263,24 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
     ),
     # --- quotas -------------------------------------------------------------------
     ErrorSpec(
-        "too_many_sms", 429,
+        "too_many_sms",
+        429,
         "The user's SMS quota is used up for now.",
         "You have asked for too many text messages. Try again in {retry_after} seconds.",
         "More sends for one user than `sms_per_user` allows in its window.",
         "Wait for `Retry-After` seconds; the tenant admin can raise the quota.",
     ),
     ErrorSpec(
-        "too_many_pn", 429,
+        "too_many_pn",
+        429,
         "The user's push notification quota is used up for now.",
         "You have asked for too many notifications. Try again in {retry_after} seconds.",
         "More pushes for one user than `pn_per_user` allows in its window.",
         "Wait for `Retry-After` seconds; the tenant admin can raise the quota.",
     ),
     ErrorSpec(
-        "too_many_sms_per_tenant", 429,
+        "too_many_sms_per_tenant",
+        429,
         "The tenant's SMS quota is used up for now.",
         "{tenant_name} cannot send more text messages right now. Try another method.",
         "The whole tenant sent more SMS than `sms_per_tenant` allows in its window; "
@@ -263,7 +288,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Look for abuse before raising the quota; offer TOTP or push meanwhile.",
     ),
     ErrorSpec(
-        "too_many_pn_per_tenant", 429,
+        "too_many_pn_per_tenant",
+        429,
         "The tenant's push notification quota is used up for now.",
         "{tenant_name} cannot send more notifications right now. Try another method.",
         "The whole tenant sent more pushes than `pn_per_tenant` allows in its window.",
@@ -271,22 +297,25 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
     ),
     # --- toggles ------------------------------------------------------------------
     ErrorSpec(
-        "feature_disabled", 403,
+        "feature_disabled",
+        403,
         "The feature is switched off for the whole deployment.",
         "This option is not available.",
         "The operator listed the factor in MFA_DISABLED_FACTORS.",
         "Operator: remove it from MFA_DISABLED_FACTORS. Tenants cannot change this.",
     ),
     ErrorSpec(
-        "feature_disabled_by_admin", 403,
+        "feature_disabled_by_admin",
+        403,
         "The tenant admin switched this feature off.",
         "{tenant_name} has turned this option off.",
         "The tenant feature `enrollment` (self-service enrollment) or "
         "`device_management` (renaming or deleting devices) is off.",
-        "Tenant admin: PUT /api/tenants/{tid}/features/{name} with {\"enabled\": true}.",
+        'Tenant admin: PUT /api/tenants/{tid}/features/{name} with {"enabled": true}.',
     ),
     ErrorSpec(
-        "enrollment_method_disabled", 403,
+        "enrollment_method_disabled",
+        403,
         "The tenant switched off enrollment with this factor.",
         "{tenant_name} does not allow setting up {method}.",
         "The tenant admin disabled the factor named in `method`.",
@@ -294,7 +323,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         extra="method",
     ),
     ErrorSpec(
-        "auth_method_disabled", 403,
+        "auth_method_disabled",
+        403,
         "The tenant switched off authentication with this factor.",
         "{tenant_name} does not allow signing in with {method}.",
         "The tenant admin disabled the factor named in `method`.",
@@ -302,7 +332,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         extra="method",
     ),
     ErrorSpec(
-        "no_method_available", 403,
+        "no_method_available",
+        403,
         "No factor is left to enroll or authenticate with.",
         "There is no way to set up or use a second factor right now.",
         "Every factor is switched off by the tenant or the operator, or none of the "
@@ -310,7 +341,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Enable at least one factor for the tenant.",
     ),
     ErrorSpec(
-        "method_not_found", 400,
+        "method_not_found",
+        400,
         "The factor name is not one mfa knows.",
         "This option is not available.",
         "A factor other than `otp`, `sms`, `push`, `recovery-code` in a path or body.",
@@ -318,7 +350,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
     ),
     # --- operational codes of our own ----------------------------------------------
     ErrorSpec(
-        "not_found", 404,
+        "not_found",
+        404,
         "No such route, or the route does not take this HTTP method.",
         "Something went wrong. Please try again.",
         "A wrong path or prefix (the app is mounted somewhere else), or a wrong "
@@ -327,7 +360,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         upstream=False,
     ),
     ErrorSpec(
-        "internal_error", 500,
+        "internal_error",
+        500,
         "An unexpected error occurred; it has been logged.",
         "Something went wrong on our side. Please try again.",
         "A bug in mfa. The body holds no internals; the log holds the trace under "
@@ -336,7 +370,8 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         upstream=False,
     ),
     ErrorSpec(
-        "service_unavailable", 503,
+        "service_unavailable",
+        503,
         "A backend (Redis or the database) cannot be reached or timed out.",
         "The service is busy. Please try again in a moment.",
         "Redis or the database is down, overloaded or unreachable; nothing was "

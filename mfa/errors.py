@@ -214,9 +214,7 @@ class ServiceUnavailable(MFAError):
     spec = _bind("service_unavailable")
 
 
-ERROR_CLASSES: dict[str, type[MFAError]] = {
-    cls.spec.code: cls for cls in MFAError.__subclasses__()
-}
+ERROR_CLASSES: dict[str, type[MFAError]] = {cls.spec.code: cls for cls in MFAError.__subclasses__()}
 
 
 def from_body(status: int, body: Any, headers: dict[str, str] | None = None) -> MFAError:

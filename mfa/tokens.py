@@ -63,7 +63,13 @@ class TokenCodec:
 
     def issue(self, kind: TokenKind, claims: dict[str, Any], ttl_seconds: int) -> str:
         now = int(self.clock())
-        payload = {**claims, "mfa_t": kind, "iss": self.issuer, "iat": now, "exp": now + ttl_seconds}
+        payload = {
+            **claims,
+            "mfa_t": kind,
+            "iss": self.issuer,
+            "iat": now,
+            "exp": now + ttl_seconds,
+        }
         key = self.keys.newest
         if kind == "sig":
             return jwt.encode(payload, key.private, algorithm="ES256", headers={"kid": key.kid})
