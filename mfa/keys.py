@@ -147,6 +147,12 @@ class KeyMaterial:
     signing: SigningKeys
     encryption: EncryptionKeys
     generated: bool
+    admin_key: str | None = None  # development operator key, when none is configured
+
+
+def new_api_key() -> str:
+    """An opaque API key: 256 random bits behind a recognisable prefix."""
+    return "mfa_" + secrets.token_urlsafe(32)
 
 
 def load_keys(settings: Settings) -> KeyMaterial:
@@ -156,14 +162,21 @@ def load_keys(settings: Settings) -> KeyMaterial:
             SigningKeys.from_json(settings.signing_keys),
             EncryptionKeys.from_text(settings.encryption_keys),
             generated=False,
+            admin_key=None if settings.admin_key else new_api_key(),
         )
     path = Path(settings.dev_keys_path)
     if path.exists():
         stored = json.loads(path.read_text())
     else:
-        stored = {"signing": [generate_signing_jwk()], "encryption": generate_encryption_key()}
-        path.write_text(json.dumps(stored))
-        path.chmod(0o600)
+        stored = {
+            "signing": [generate_signing_jwk()],
+            "encryption": generate_encryption_key(),
+            "admin_key": new_api_key(),
+        }
+        # Created private: it holds every secret of a development instance.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(stored))
     log.warning(
         "using generated development keys from %s; set MFA_SIGNING_KEYS and "
         "MFA_ENCRYPTION_KEYS in production",
@@ -175,4 +188,4 @@ def load_keys(settings: Settings) -> KeyMaterial:
         else SigningKeys(stored["signing"])
     )
     encryption = EncryptionKeys.from_text(settings.encryption_keys or stored["encryption"])
-    return KeyMaterial(signing, encryption, generated=True)
+    return KeyMaterial(signing, encryption, generated=True, admin_key=stored.get("admin_key"))

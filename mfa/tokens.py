@@ -91,7 +91,13 @@ class TokenCodec:
                 verify_key,
                 algorithms=[alg],
                 issuer=self.issuer,
-                options={"require": ["exp", "iat", "mfa_t"], "verify_exp": False},
+                # exp is checked below against our clock; iat/nbf are not ours to judge.
+                options={
+                    "require": ["exp", "iat", "mfa_t"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
         except jwt.PyJWTError:
             raise InvalidToken() from None

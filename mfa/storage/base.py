@@ -67,6 +67,7 @@ class Tenant:
     factors: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_FACTORS))
     features: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_FEATURES))
     quotas: dict[str, Quota] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
+    sms_otp_length: int = 6  # digits of SMS codes (factor_settings.phone.otp_length)
     created_at: datetime | None = None
 
 
@@ -135,6 +136,7 @@ class DurableStore(Protocol):
         factors: dict[str, bool] | None = None,
         features: dict[str, bool] | None = None,
         quotas: dict[str, Quota] | None = None,
+        sms_otp_length: int | None = None,
     ) -> Tenant | None:
         """Merge the given entries into the tenant's settings; None if no such tenant."""
 

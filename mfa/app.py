@@ -1,0 +1,88 @@
+"""``create_app``: the ASGI app, standalone or mounted under any prefix of a host.
+
+Mounting::
+
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    import mfa
+
+    mfa_app = mfa.create_app(mfa.Settings.from_env())
+    host = Starlette(routes=[Mount("/mfa", app=mfa_app)], lifespan=mfa_app.router.lifespan_context)
+
+Starlette does not run a mounted app's lifespan; the host may hand it on as above,
+or not bother: the service opens its stores on the first request and the host can
+close them with ``await mfa_app.state.mfa.close()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
+
+from mfa.http import backend, guardian
+from mfa.http.boundary import ErrorBoundary, as_contract_error, error_response
+from mfa.http.endpoint import Endpoint
+from mfa.http.openapi import build_openapi
+from mfa.service import MFAService
+from mfa.settings import Settings
+
+APPLIANCE_PREFIX = "/appliance-mfa"
+
+try:
+    __version__ = version("mfa")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+
+def create_app(settings: Settings | None = None, *, service: MFAService | None = None) -> Starlette:
+    """The mfa ASGI app. Pass ``settings`` (default: from ``MFA_*`` variables) or a
+    ready :class:`MFAService` (to share it with in-process callers or inject test
+    doubles)."""
+    if service is None:
+        service = MFAService(settings or Settings.from_env())
+    document: dict[str, Any] = {}
+
+    async def openapi(request: Request, _: None) -> dict[str, Any]:
+        return document
+
+    endpoints: tuple[Endpoint, ...] = (
+        *guardian.ENDPOINTS,
+        *backend.ENDPOINTS,
+        Endpoint("GET", "/api/openapi.json", openapi, "This document", tags=("meta",)),
+    )
+    document.update(build_openapi(endpoints, __version__))
+    limit = service.settings.max_body_bytes
+    routes: list[BaseRoute] = [ep.route(limit) for ep in endpoints]
+    # The mobile SDKs append /appliance-mfa to any non-Auth0 base URL.
+    routes.append(Mount(APPLIANCE_PREFIX, routes=list(routes)))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.open()
+        try:
+            yield
+        finally:
+            await service.close()
+
+    async def http_exception(request: Request, exc: Exception) -> Response:
+        error, status, headers = as_contract_error(exc)
+        request_id = str(request.scope.get("state", {}).get("request_id", ""))
+        return error_response(error, request_id, status=status, headers=headers)
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(ErrorBoundary, on_request=service.ensure_open)],
+        exception_handlers={HTTPException: http_exception},
+        lifespan=lifespan,
+    )
+    app.state.mfa = service
+    return app

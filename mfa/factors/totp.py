@@ -1,0 +1,63 @@
+"""TOTP per RFC 6238 (SHA-1, 6 digits, 30 s) on pyotp, with the time step exposed.
+
+pyotp answers "valid or not"; replay protection needs to know *which* time step
+matched, so :func:`matching_step` returns it and the ephemeral store keeps the last
+accepted step per enrollment (accepting only greater ones, atomically).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from urllib.parse import quote, urlencode
+
+import pyotp
+import pyotp.utils
+import segno
+
+DIGITS = 6
+PERIOD = 30
+
+
+def new_secret() -> str:
+    """A 160-bit seed (RFC 4226's recommended length), base32 without padding."""
+    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
+
+
+def matching_step(secret: str, code: str, now: float, window: int = 1) -> int | None:
+    """The time step (``floor(now / 30) + offset``) whose code equals ``code``, within
+    ``±window`` steps, or None. Compares in constant time; checks every step so the
+    timing does not tell which one matched."""
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD)
+    step = int(now) // PERIOD
+    found: int | None = None
+    for offset in range(-window, window + 1):
+        candidate = totp.generate_otp(step + offset)
+        if pyotp.utils.strings_equal(candidate, code) and found is None:
+            found = step + offset
+    return found
+
+
+def code_at(secret: str, now: float) -> str:
+    return str(pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).at(int(now)))
+
+
+def provisioning_uri(secret: str, account: str, issuer: str) -> str:
+    """``otpauth://totp/issuer:account?secret=…&issuer=…`` as authenticator apps read it."""
+    label = quote(issuer, safe="") + ":" + quote(account, safe="")
+    query = urlencode(
+        {
+            "secret": secret,
+            "issuer": issuer,
+            "algorithm": "SHA1",
+            "digits": DIGITS,
+            "period": PERIOD,
+        }
+    )
+    return f"otpauth://totp/{label}?{query}"
+
+
+def qr_svg(uri: str) -> str:
+    """The provisioning URI as an SVG QR code (no raster library needed)."""
+    qr = segno.make(uri, error="m")
+    return str(qr.svg_inline(scale=4))

@@ -1,0 +1,405 @@
+"""Backend API routes: what the host's backend and tenant admins call with API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from mfa.admin import Principal, enrollment_view, iso, quotas_view, tenant_view
+from mfa.catalogue import catalogue_json
+from mfa.errors import InvalidBearerFormat, ServiceUnavailable
+from mfa.http.endpoint import Endpoint
+from mfa.schemas import (
+    ApiKeyResponse,
+    Body,
+    CreateApiKeyBody,
+    CreateTenantBody,
+    EnrollmentResponse,
+    FactorState,
+    QuotasBody,
+    QuotasResponse,
+    RecoveryCodeResponse,
+    RequestTokenResponse,
+    TenantResponse,
+    TicketResponse,
+    ToggleBody,
+    UserBody,
+)
+from mfa.service import MFAService
+from mfa.storage.base import Quota
+from mfa.tokens import parse_authorization
+
+
+class SmsSettingsBody(Body):
+    otp_length: int
+
+
+class SmsSettingsResponse(BaseModel):
+    otp_length: int
+
+
+class TenantList(BaseModel):
+    tenants: list[TenantResponse]
+
+
+def _service(request: Request) -> MFAService:
+    service: MFAService = request.app.state.mfa
+    return service
+
+
+async def principal(request: Request) -> Principal:
+    credential = parse_authorization(request.headers.get("authorization"))
+    if credential.kind != "bearer":
+        raise InvalidBearerFormat("The backend API takes an API key as a Bearer token.")
+    return await _service(request).admin.authenticate(credential.value)
+
+
+def _tid(request: Request) -> str:
+    return str(request.path_params["tenant_id"])
+
+
+async def create_tenant(request: Request, body: CreateTenantBody) -> JSONResponse:
+    admin = _service(request).admin
+    tenant = await admin.create_tenant(await principal(request), body.tenant_id, body.name)
+    return JSONResponse(tenant_view(tenant), status_code=201)
+
+
+async def list_tenants(request: Request, _: None) -> dict[str, Any]:
+    tenants = await _service(request).admin.list_tenants(await principal(request))
+    return {"tenants": [tenant_view(t) for t in tenants]}
+
+
+async def get_tenant(request: Request, _: None) -> dict[str, Any]:
+    admin = _service(request).admin
+    return tenant_view(await admin.get_tenant(await principal(request), _tid(request)))
+
+
+async def delete_tenant(request: Request, _: None) -> None:
+    await _service(request).admin.delete_tenant(await principal(request), _tid(request))
+
+
+async def create_api_key(request: Request, body: CreateApiKeyBody) -> JSONResponse:
+    admin = _service(request).admin
+    record, secret = await admin.create_api_key(
+        await principal(request), _tid(request), body.name, list(body.scopes)
+    )
+    payload = {
+        "key_id": record.key_id,
+        "key": secret,
+        "tenant_id": record.tenant_id,
+        "name": record.name,
+        "scopes": sorted(record.scopes),
+    }
+    return JSONResponse(payload, status_code=201)
+
+
+async def revoke_api_key(request: Request, _: None) -> None:
+    admin = _service(request).admin
+    await admin.revoke_api_key(
+        await principal(request), _tid(request), str(request.path_params["key_id"])
+    )
+
+
+async def list_factors(request: Request, _: None) -> list[dict[str, Any]]:
+    return await _service(request).admin.list_factors(await principal(request), _tid(request))
+
+
+async def set_factor(request: Request, body: ToggleBody) -> dict[str, Any]:
+    admin = _service(request).admin
+    who, tid, name = await principal(request), _tid(request), str(request.path_params["name"])
+    await admin.set_factor(who, tid, name, body.enabled)
+    return next(f for f in await admin.list_factors(who, tid) if f["name"] == name)
+
+
+async def set_feature(request: Request, body: ToggleBody) -> dict[str, Any]:
+    admin = _service(request).admin
+    name = str(request.path_params["name"])
+    tenant = await admin.set_feature(await principal(request), _tid(request), name, body.enabled)
+    return {"name": name, "enabled": tenant.features[name]}
+
+
+async def get_quotas(request: Request, _: None) -> dict[str, Any]:
+    quotas = await _service(request).admin.get_quotas(await principal(request), _tid(request))
+    return quotas_view(quotas)
+
+
+async def put_quotas(request: Request, body: QuotasBody) -> dict[str, Any]:
+    changes = {name: Quota(q.limit, q.window_seconds) for name, q in body if q is not None}
+    admin = _service(request).admin
+    return quotas_view(await admin.set_quotas(await principal(request), _tid(request), changes))
+
+
+async def put_sms_settings(request: Request, body: SmsSettingsBody) -> dict[str, int]:
+    admin = _service(request).admin
+    tenant = await admin.set_sms_otp_length(
+        await principal(request), _tid(request), body.otp_length
+    )
+    return {"otp_length": tenant.sms_otp_length}
+
+
+async def request_token(request: Request, body: UserBody) -> dict[str, str]:
+    admin = _service(request).admin
+    token, expires = await admin.issue_request_token(
+        await principal(request), _tid(request), body.user_id
+    )
+    return {"request_token": token, "expires_at": iso(expires)}
+
+
+async def enrollment_ticket(request: Request, body: UserBody) -> dict[str, str]:
+    admin = _service(request).admin
+    ticket, expires = await admin.issue_enrollment_ticket(
+        await principal(request), _tid(request), body.user_id
+    )
+    return {"ticket_id": ticket, "expires_at": iso(expires)}
+
+
+async def list_enrollments(request: Request, _: None) -> list[dict[str, Any]]:
+    admin = _service(request).admin
+    found = await admin.list_enrollments(
+        await principal(request), _tid(request), str(request.path_params["user_id"])
+    )
+    return [enrollment_view(e) for e in found]
+
+
+async def delete_enrollment(request: Request, _: None) -> None:
+    admin = _service(request).admin
+    await admin.delete_enrollment(
+        await principal(request), _tid(request), str(request.path_params["enrollment_id"])
+    )
+
+
+async def regenerate_recovery(request: Request, body: Body) -> dict[str, str]:
+    admin = _service(request).admin
+    code = await admin.regenerate_recovery_code(
+        await principal(request), _tid(request), str(request.path_params["user_id"])
+    )
+    return {"recovery_code": code}
+
+
+async def error_catalogue(request: Request, _: None) -> list[dict[str, object]]:
+    return catalogue_json()
+
+
+async def jwks(request: Request, _: None) -> dict[str, Any]:
+    return _service(request).keys.signing.jwks()
+
+
+async def healthz(request: Request, _: None) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def readyz(request: Request, _: None) -> JSONResponse:
+    service = _service(request)
+    checks: dict[str, str] = {}
+    for name, store in (("database", service.durable), ("ephemeral", service.ephemeral)):
+        try:
+            await store.ping()
+            checks[name] = "ok"
+        except Exception:  # reported, not raised: readiness is a report
+            checks[name] = "unavailable"
+    ready = all(v == "ok" for v in checks.values())
+    if not ready:
+        raise ServiceUnavailable("Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items()))
+    return JSONResponse({"status": "ready", "checks": checks})
+
+
+_AUTH = ("invalid_bearer_format", "invalid_token", "insufficient_scope")
+_T = ("tenant_not_found",)
+_BODY = ("invalid_body", "field_required")
+_TAG = ("backend API",)
+
+
+def _ep(method: str, path: str, handler: Any, summary: str, **kw: Any) -> Endpoint:
+    kw.setdefault("auth", "api_key")
+    kw.setdefault("tags", _TAG)
+    if method in ("POST", "PUT", "PATCH") and "body" not in kw:
+        kw["body"] = Body
+    return Endpoint(method, path, handler, summary, **kw)
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    _ep(
+        "POST",
+        "/api/tenants",
+        create_tenant,
+        "Create a tenant",
+        body=CreateTenantBody,
+        response=TenantResponse,
+        status=201,
+        scope="tenants:write",
+        errors=(*_AUTH, *_BODY),
+    ),
+    _ep(
+        "GET",
+        "/api/tenants",
+        list_tenants,
+        "List tenants",
+        response=TenantList,
+        scope="tenants:read",
+        errors=_AUTH,
+    ),
+    _ep(
+        "GET",
+        "/api/tenants/{tenant_id}",
+        get_tenant,
+        "A tenant with its settings",
+        response=TenantResponse,
+        scope="tenants:read",
+        errors=(*_AUTH, *_T),
+    ),
+    _ep(
+        "DELETE",
+        "/api/tenants/{tenant_id}",
+        delete_tenant,
+        "Delete a tenant and all its data",
+        status=204,
+        scope="tenants:write",
+        errors=(*_AUTH, *_T),
+    ),
+    _ep(
+        "POST",
+        "/api/tenants/{tenant_id}/api-keys",
+        create_api_key,
+        "Create an API key (the secret is shown once)",
+        body=CreateApiKeyBody,
+        response=ApiKeyResponse,
+        status=201,
+        scope="keys:write",
+        errors=(*_AUTH, *_T, *_BODY),
+    ),
+    _ep(
+        "DELETE",
+        "/api/tenants/{tenant_id}/api-keys/{key_id}",
+        revoke_api_key,
+        "Revoke an API key",
+        status=204,
+        scope="keys:write",
+        errors=(*_AUTH, "not_found"),
+    ),
+    _ep(
+        "GET",
+        "/api/tenants/{tenant_id}/factors",
+        list_factors,
+        "Factor toggles",
+        response=FactorState,
+        scope="factors:read",
+        errors=(*_AUTH, *_T),
+    ),
+    _ep(
+        "PUT",
+        "/api/tenants/{tenant_id}/factors/{name}",
+        set_factor,
+        "Switch a factor on or off for the tenant",
+        body=ToggleBody,
+        response=FactorState,
+        scope="factors:write",
+        errors=(*_AUTH, *_T, *_BODY, "method_not_found", "feature_disabled"),
+    ),
+    _ep(
+        "PUT",
+        "/api/tenants/{tenant_id}/features/{name}",
+        set_feature,
+        "Switch a tenant feature (enrollment, device_management) on or off",
+        body=ToggleBody,
+        scope="factors:write",
+        errors=(*_AUTH, *_T, *_BODY, "not_found"),
+    ),
+    _ep(
+        "PUT",
+        "/api/tenants/{tenant_id}/sms-settings",
+        put_sms_settings,
+        "Digits of SMS codes for the tenant",
+        body=SmsSettingsBody,
+        response=SmsSettingsResponse,
+        scope="factors:write",
+        errors=(*_AUTH, *_T, *_BODY),
+    ),
+    _ep(
+        "GET",
+        "/api/tenants/{tenant_id}/quotas",
+        get_quotas,
+        "The tenant's SMS and push quotas",
+        response=QuotasResponse,
+        scope="quotas:read",
+        errors=(*_AUTH, *_T),
+    ),
+    _ep(
+        "PUT",
+        "/api/tenants/{tenant_id}/quotas",
+        put_quotas,
+        "Change any subset of the quotas",
+        body=QuotasBody,
+        response=QuotasResponse,
+        scope="quotas:write",
+        errors=(*_AUTH, *_T, *_BODY),
+    ),
+    _ep(
+        "POST",
+        "/api/tenants/{tenant_id}/request-tokens",
+        request_token,
+        "A request token that opens one start-flow for a user",
+        body=UserBody,
+        response=RequestTokenResponse,
+        scope="transactions:create",
+        errors=(*_AUTH, *_T, *_BODY),
+    ),
+    _ep(
+        "POST",
+        "/api/tenants/{tenant_id}/enrollment-tickets",
+        enrollment_ticket,
+        "A one-time enrollment ticket for a user",
+        body=UserBody,
+        response=TicketResponse,
+        scope="transactions:create",
+        errors=(*_AUTH, *_T, *_BODY),
+    ),
+    _ep(
+        "GET",
+        "/api/tenants/{tenant_id}/users/{user_id}/enrollments",
+        list_enrollments,
+        "A user's enrollments (phone numbers masked)",
+        response=EnrollmentResponse,
+        scope="enrollments:read",
+        errors=(*_AUTH, *_T),
+    ),
+    _ep(
+        "DELETE",
+        "/api/tenants/{tenant_id}/enrollments/{enrollment_id}",
+        delete_enrollment,
+        "Reset a user's MFA",
+        status=204,
+        scope="enrollments:write",
+        errors=(*_AUTH, *_T, "not_found"),
+    ),
+    _ep(
+        "POST",
+        "/api/tenants/{tenant_id}/users/{user_id}/recovery-code-regeneration",
+        regenerate_recovery,
+        "A new recovery code for the user (the old one stops working)",
+        response=RecoveryCodeResponse,
+        scope="enrollments:write",
+        errors=(*_AUTH, *_T, "not_enrolled"),
+    ),
+    _ep("GET", "/api/errors", error_catalogue, "The error catalogue", auth="none", tags=("meta",)),
+    _ep(
+        "GET",
+        "/.well-known/jwks.json",
+        jwks,
+        "Public keys of result signatures",
+        auth="none",
+        tags=("meta",),
+    ),
+    _ep("GET", "/healthz", healthz, "Liveness", auth="none", tags=("meta",)),
+    _ep(
+        "GET",
+        "/readyz",
+        readyz,
+        "Readiness: Redis and the database answer",
+        auth="none",
+        tags=("meta",),
+        errors=("service_unavailable",),
+    ),
+)

@@ -1,0 +1,122 @@
+"""The error boundary: whatever happens inside, the client gets a catalogue error.
+
+One pure-ASGI middleware wraps the whole app. It gives every response an
+``X-Request-Id``, renders :class:`~mfa.errors.MFAError` as the contract body,
+turns an unreachable backend into ``service_unavailable`` and any other exception
+into ``internal_error`` — logging the full trace under the request id, and never
+putting internals in the body. Starlette's own 404/405 arrive as
+``HTTPException`` and are rendered as ``not_found``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mfa.errors import InternalError, MFAError, NotFound, ServiceUnavailable
+from mfa.storage.base import BackendUnavailable, SchemaOutdated
+
+log = logging.getLogger("mfa.http")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def error_response(
+    exc: MFAError,
+    request_id: str,
+    *,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = exc.to_body()
+    status = status or exc.status
+    if status != exc.status:
+        from http import HTTPStatus
+
+        body["statusCode"] = status
+        body["error"] = HTTPStatus(status).phrase
+    all_headers = {**exc.headers(), **(headers or {}), "X-Request-Id": request_id}
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def as_contract_error(exc: BaseException) -> tuple[MFAError, int | None, dict[str, str]]:
+    """Map any exception to (catalogue error, status override, extra headers)."""
+    if isinstance(exc, MFAError):
+        return exc, None, {}
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 405:
+            allow = (exc.headers or {}).get("Allow", "")
+            return (
+                NotFound("This route does not take that HTTP method."),
+                405,
+                {"Allow": allow} if allow else {},
+            )
+        return NotFound("No such route."), None, {}
+    if isinstance(exc, BackendUnavailable | SchemaOutdated | TimeoutError):
+        return ServiceUnavailable(), None, {}
+    return InternalError(), None, {}
+
+
+class ErrorBoundary:
+    def __init__(
+        self, app: ASGIApp, on_request: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        self.app = app
+        self.on_request = on_request
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            if self.on_request is not None:
+                await self.on_request()
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # the boundary: nothing escapes as a trace
+            error, status, headers = as_contract_error(exc)
+            if isinstance(error, InternalError):
+                log.exception("unhandled error [request_id=%s]", request_id)
+            elif isinstance(error, ServiceUnavailable):
+                log.warning("backend unavailable [request_id=%s]: %s", request_id, _describe(exc))
+            if started:
+                return  # too late to change the response; the trace is logged
+            response = error_response(error, request_id, status=status, headers=headers)
+            await response(scope, receive, send)
+
+
+def _describe(exc: BaseException) -> str:
+    cause: Any = exc.__cause__ or exc
+    return f"{type(cause).__name__}: {cause}"[:300]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            try:
+                return str(value.decode("latin-1"))
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
+                return None
+    return None

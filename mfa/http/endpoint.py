@@ -1,0 +1,125 @@
+"""Declared endpoints: one record per route drives validation, dispatch and OpenAPI.
+
+A handler never parses a request itself: :class:`Endpoint` reads the body under a
+size limit, insists on JSON, validates it with the route's schema, refuses
+unexpected query parameters, and turns the handler's return value into a response.
+Every refusal is a catalogue error, so the boundary only has to render it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mfa.errors import FieldRequired, InvalidBody, InvalidQueryString
+from mfa.schemas import Body
+
+Auth = Literal["none", "start", "transaction", "api_key", "device", "ticket"]
+B = TypeVar("B", bound=Body)
+Handler = Callable[[Request, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[Body] | None = None  # None: GET/DELETE, no body read
+    response: type[BaseModel] | None = None  # None with status 204
+    status: int = 200
+    auth: Auth = "none"
+    scope: str | None = None
+    query: frozenset[str] = frozenset()
+    errors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    extra_responses: Mapping[int, str] = field(default_factory=dict)
+
+    def route(self, max_body_bytes: int) -> Route:
+        async def endpoint(request: Request) -> Response:
+            _check_query(request, self.query)
+            parsed = (
+                await read_body(request, self.body, max_body_bytes)
+                if self.body is not None
+                else None
+            )
+            result = await self.handler(request, parsed)
+            return _respond(result, self.status)
+
+        return Route(self.path, endpoint, methods=[self.method], name=self.handler.__name__)
+
+
+def _check_query(request: Request, allowed: frozenset[str]) -> None:
+    for name in request.query_params:
+        if name not in allowed:
+            raise InvalidQueryString(f"Unexpected query parameter {name[:40]!r}.")
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def read_body(request: Request, model: type[B], limit: int) -> B:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidBody("Content-Length is not a number.")
+        if int(declared) > limit:
+            raise InvalidBody(f"The body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidBody(f"The body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        # Guardian clients POST without a body where the protocol needs none, and a
+        # missing body is read as an empty object so required fields are named.
+        raw = b"{}"
+    elif not _is_json(request.headers.get("content-type", "")):
+        raise InvalidBody("The body must be JSON, sent with Content-Type: application/json.")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise validation_error(model, exc) from None
+
+
+def validation_error(model: type[Body], exc: ValidationError) -> FieldRequired | InvalidBody:
+    errors = exc.errors(include_url=False, include_input=False)
+    for err in errors:
+        if err["type"] == "missing" and len(err["loc"]) == 1:
+            name = str(err["loc"][0])
+            wire = model.WIRE_NAMES.get(name, name)
+            return FieldRequired(f"The field {wire!r} is required.", field=wire)
+    err = errors[0]
+    where = ".".join(str(p) for p in err["loc"]) or "body"
+    if err["type"] == "json_invalid":
+        return InvalidBody("The body is not valid JSON.")
+    if err["type"] == "model_type":
+        return InvalidBody("The body must be a JSON object.")
+    if err["type"] == "extra_forbidden":
+        return InvalidBody(f"Unknown field {where!r}.")
+    return InvalidBody(f"Invalid value for {where!r}: {err['msg']}.")
+
+
+def _respond(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(status_code=204)
+    if isinstance(result, BaseModel):
+        result = result.model_dump(mode="json")
+    elif isinstance(result, list):
+        result = [r.model_dump(mode="json") if isinstance(r, BaseModel) else r for r in result]
+    return JSONResponse(result, status_code=status)

@@ -1,0 +1,208 @@
+"""Request and response schemas: the one copy that both validates and documents.
+
+Request bodies are validated with these models (strict types, unknown fields
+refused) and ``GET /api/openapi.json`` is generated from the same models, so the
+documentation cannot drift from what the service accepts.
+
+``WIRE_NAMES`` maps a body field to the name reported in ``field_required``: the
+Guardian clients know ``otpCode``, ``recoveryCode`` and ``phoneNumber``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FactorName = Literal["otp", "sms", "push", "recovery-code"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    WIRE_NAMES: ClassVar[dict[str, str]] = {}
+
+
+class Empty(Body):
+    """Routes whose clients send no body (``Content-Length: 0``) also accept ``{}``."""
+
+
+# ---------------------------------------------------------------- factor protocol
+
+
+class StartFlowBody(Body):
+    state_transport: Literal["polling", "socket", "manual"] | None = None
+
+
+class VerifyOtpBody(Body):
+    WIRE_NAMES: ClassVar[dict[str, str]] = {"code": "otpCode"}
+    type: Literal["manual_input"] | None = None
+    code: Annotated[str, Field(max_length=64)]
+
+
+class RecoverAccountBody(Body):
+    WIRE_NAMES: ClassVar[dict[str, str]] = {"recovery_code": "recoveryCode"}
+    recovery_code: Annotated[str, Field(max_length=128)]
+
+
+class SmsEnrollBody(Body):
+    WIRE_NAMES: ClassVar[dict[str, str]] = {"phone_number": "phoneNumber"}
+    phone_number: Annotated[str, Field(max_length=64)]
+
+
+class DeviceAccount(BaseModel):
+    """The public view of an enrollment, as start-flow and transaction-state show it."""
+
+    id: str
+    status: str
+    methods: list[str]
+    available_methods: list[str]
+    available_authenticator_types: list[str]
+    name: str | None
+    phone_number: str | None
+
+
+class PendingDeviceAccount(BaseModel):
+    id: str
+    status: Literal["confirmation_pending"]
+    otp_secret: str
+    recovery_code: str
+
+
+class PhoneSettings(BaseModel):
+    otp_length: int
+
+
+class FactorSettings(BaseModel):
+    phone: PhoneSettings
+
+
+class StartFlowResponse(BaseModel):
+    transaction_token: str
+    enrollment_tx_id: str | None = None
+    available_enrollment_methods: list[str]
+    available_authentication_methods: list[str]
+    factor_settings: FactorSettings
+    device_account: DeviceAccount | PendingDeviceAccount
+
+
+class TransactionStateResponse(BaseModel):
+    id: str
+    state: Literal["pending", "accepted", "rejected"]
+    enrollment: DeviceAccount | None
+    token: str | None = None
+
+
+class RecoveryCodeResponse(BaseModel):
+    recovery_code: str
+
+
+# ---------------------------------------------------------------- backend API
+
+TenantId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
+Scope = Literal[
+    "tenants:read",
+    "tenants:write",
+    "keys:write",
+    "factors:read",
+    "factors:write",
+    "quotas:read",
+    "quotas:write",
+    "transactions:create",
+    "enrollments:read",
+    "enrollments:write",
+]
+UserId = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class CreateTenantBody(Body):
+    tenant_id: TenantId
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class QuotaModel(Body):
+    limit: Annotated[int, Field(ge=0, le=10_000_000)]
+    window_seconds: Annotated[int, Field(ge=1, le=31 * 86400)]
+
+
+class QuotasBody(Body):
+    sms_per_user: QuotaModel | None = None
+    pn_per_user: QuotaModel | None = None
+    sms_per_tenant: QuotaModel | None = None
+    pn_per_tenant: QuotaModel | None = None
+
+
+class QuotasResponse(BaseModel):
+    sms_per_user: QuotaModel
+    pn_per_user: QuotaModel
+    sms_per_tenant: QuotaModel
+    pn_per_tenant: QuotaModel
+
+
+class TenantResponse(BaseModel):
+    tenant_id: str
+    name: str
+    factors: dict[str, bool]
+    features: dict[str, bool]
+    quotas: QuotasResponse
+    sms_otp_length: int
+
+
+class CreateApiKeyBody(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    scopes: Annotated[list[Scope], Field(min_length=1)]
+
+
+class ApiKeyResponse(BaseModel):
+    key_id: str
+    key: str
+    tenant_id: str | None
+    name: str
+    scopes: list[str]
+
+
+class ToggleBody(Body):
+    enabled: bool
+
+
+class FactorState(BaseModel):
+    name: str
+    enabled: bool
+    available: bool  # enabled here and not switched off by the operator
+
+
+class FeatureState(BaseModel):
+    name: str
+    enabled: bool
+
+
+class UserBody(Body):
+    user_id: UserId
+
+
+class RequestTokenResponse(BaseModel):
+    request_token: str
+    expires_at: str
+
+
+class TicketResponse(BaseModel):
+    ticket_id: str
+    expires_at: str
+
+
+class EnrollmentResponse(BaseModel):
+    id: str
+    user_id: str
+    status: str
+    methods: list[str]
+    phone_number: str | None
+    name: str | None
+    created_at: str | None
+
+
+class ErrorBody(BaseModel):
+    statusCode: int
+    error: str
+    message: str
+    errorCode: str
+    field: str | None = None
+    method: str | None = None
