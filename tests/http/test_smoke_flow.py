@@ -4,6 +4,7 @@ from mfa.factors import totp
 from mfa.testing import FrozenClock
 from tests.conftest import Api
 import pytest
+
 pytestmark = pytest.mark.anyio
 
 
@@ -14,7 +15,9 @@ async def test_otp_enroll_then_login(api: Api, clock: FrozenClock) -> None:
     secret = start["device_account"]["otp_secret"]
     tx = start["transaction_token"]
     assert (await api.state(tx))["state"] == "pending"
-    r = await api.post("/api/verify-otp", tx, {"type": "manual_input", "code": totp.code_at(secret, clock())})
+    r = await api.post(
+        "/api/verify-otp", tx, {"type": "manual_input", "code": totp.code_at(secret, clock())}
+    )
     assert r.status_code == 204, r.text
     state = await api.state(tx)
     assert state["state"] == "accepted" and state["token"]
