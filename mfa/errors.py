@@ -218,19 +218,26 @@ ERROR_CLASSES: dict[str, type[MFAError]] = {cls.spec.code: cls for cls in MFAErr
 
 
 def from_body(status: int, body: Any, headers: dict[str, str] | None = None) -> MFAError:
-    """Rebuild the exception a response body describes (used by the client)."""
+    """Rebuild the exception a response describes (used by the client).
+
+    A contract body names its class. Anything else came from something in front of
+    the service (a proxy's HTML page, an empty answer): a 404 is ``not_found``, a
+    gateway failure (502, 503, 504) is ``service_unavailable`` so callers retry,
+    and the rest is ``internal_error``. ``Retry-After`` is kept either way.
+    """
+    raw_retry = (headers or {}).get("retry-after", "")
+    retry = int(raw_retry) if raw_retry.isdigit() else None
     if isinstance(body, dict):
         cls = ERROR_CLASSES.get(str(body.get("errorCode")))
         if cls is not None:
-            retry = (headers or {}).get("retry-after")
             return cls(
                 str(body.get("message") or cls.spec.api_message),
                 field=body.get("field"),
                 method=body.get("method"),
-                retry_after=int(retry) if retry and retry.isdigit() else None,
+                retry_after=retry,
             )
     if status == 404:
         return NotFound(f"HTTP {status}")
-    if status == 503:
-        return ServiceUnavailable(f"HTTP {status}")
+    if status in (502, 503, 504):
+        return ServiceUnavailable(f"HTTP {status} from a gateway", retry_after=retry)
     return InternalError(f"unexpected HTTP {status} without a contract error body")

@@ -54,7 +54,7 @@ class Settings:
     otp_attempts_per_transaction: int = 5
     user_failed_attempts_limit: int = 10
     user_lockout_seconds: int = 900
-    sms_code_ttl_seconds: int = 300
+    sms_code_ttl_seconds: int = 180
     sms_code_attempts: int = 3
     # Schema: upgrade at start-up instead of refusing an outdated schema.
     # None means "yes for SQLite" (the embedded default), "no" elsewhere.

@@ -24,6 +24,8 @@ from mfa.storage.redis import RedisEphemeralStore
 from mfa.testing import FrozenClock
 from transports.outbox import Outbox, PushOutbox
 
+pytest_plugins = ["tests.stubs.fixtures"]
+
 REDIS_URL = os.environ.get("MFA_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 ADMIN_KEY = "mfa_test-operator-key-0123456789abcdefghijklmnop"
 
@@ -64,7 +66,9 @@ async def _drop_prefix(url: str, prefix: str) -> None:
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def ephemeral(request: pytest.FixtureRequest, clock: FrozenClock) -> AsyncIterator[EphemeralStore]:
+async def ephemeral(
+    request: pytest.FixtureRequest, clock: FrozenClock
+) -> AsyncIterator[EphemeralStore]:
     if request.param == "memory":
         yield MemoryEphemeralStore(clock=clock)
         return
@@ -121,7 +125,9 @@ class Api:
 
     async def request_token(self, tenant_id: str, user_id: str) -> str:
         r = await self.http.post(
-            f"/api/tenants/{tenant_id}/request-tokens", json={"user_id": user_id}, headers=self.admin
+            f"/api/tenants/{tenant_id}/request-tokens",
+            json={"user_id": user_id},
+            headers=self.admin,
         )
         assert r.status_code == 200, r.text
         return str(r.json()["request_token"])

@@ -18,7 +18,7 @@ from mfa.catalogue import CATALOGUE
 from mfa.http.endpoint import Endpoint
 from mfa.schemas import ErrorBody
 
-_SECURITY = {
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "start": [{"requestToken": []}, {"enrollmentTicket": []}],
     "transaction": [{"transactionToken": []}],
     "api_key": [{"apiKey": []}],

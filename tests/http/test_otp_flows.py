@@ -158,7 +158,10 @@ async def test_user_lockout_spans_transactions_and_expires(
         assert (await api.post("/api/verify-otp", tx, {"code": good})).status_code == 204
 
 
-@pytest.mark.parametrize("code", ["12345", "1234567", "12a456", "１２３４５６", " 123456"])
+FULLWIDTH = "\uff11\uff12\uff13\uff14\uff15\uff16"  # Unicode digits, not ASCII
+
+
+@pytest.mark.parametrize("code", ["12345", "1234567", "12a456", FULLWIDTH, " 123456"])
 async def test_otp_format(api: Api, tenant: str, code: str) -> None:
     tx = (await api.start("acme", "bob"))["transaction_token"]
     assert_error(await api.post("/api/verify-otp", tx, {"code": code}), 400, "invalid_otp_format")

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from mfa.factors import totp
 from mfa.testing import FrozenClock
 from tests.conftest import Api
-import pytest
 
 pytestmark = pytest.mark.anyio
 

@@ -89,7 +89,8 @@ def test_from_body_round_trip() -> None:
     assert isinstance(err, FieldRequired) and err.field == "recoveryCode"
     err = from_body(429, TooManySms().to_body(), {"retry-after": "7"})
     assert isinstance(err, TooManySms) and err.retry_after == 7
-    assert from_body(502, "<html>").code == "internal_error"
+    assert from_body(502, "<html>").code == "service_unavailable"
+    assert from_body(500, "<html>").code == "internal_error"
 
 
 def test_catalogue_json_lists_every_code_once() -> None:
