@@ -42,7 +42,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 async def login(request: Request) -> JSONResponse:
     user = request.query_params.get("user", "alice")
     token, _ = await service.admin.issue_request_token(OPERATOR, TENANT, user)
-    return JSONResponse({"request_token": token, "service_url": str(request.url_for("mfa"))})
+    service_url = str(request.base_url).rstrip("/") + "/mfa"
+    return JSONResponse({"request_token": token, "service_url": service_url})
 
 
 async def mfa_done(request: Request) -> JSONResponse:
@@ -58,7 +59,7 @@ app = Starlette(
     routes=[
         Route("/login", login),
         Route("/mfa-done", mfa_done, methods=["POST"]),
-        Mount("/mfa", app=mfa_app, name="mfa"),
+        Mount("/mfa", app=mfa_app),
     ],
     lifespan=lifespan,
 )
