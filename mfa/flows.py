@@ -321,6 +321,11 @@ class Flows:
         try:
             await s.durable.create_enrollment(record)
         except Conflict:
+            existing = await s.durable.get_user_enrollment(tx.tenant_id, tx.user_id)
+            if existing is not None and existing.enrollment_id == eid:
+                # The same transaction confirmed twice at once: the other request
+                # won with this very code, so this one is a replay, not a conflict.
+                raise InvalidOtp(method=method) from None
             raise EnrollmentConflict() from None
         return self.public_view(tenant, eid, [method], has_recovery=True, phone_masked=masked)
 

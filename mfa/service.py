@@ -26,6 +26,7 @@ from mfa.keys import KeyMaterial, load_keys
 from mfa.settings import Settings
 from mfa.storage import durable_store_from_settings, ephemeral_store_from_settings
 from mfa.storage.base import DurableStore, EphemeralStore, Tenant
+from mfa.storage.memory import MemoryEphemeralStore
 from mfa.tokens import TokenCodec
 
 log = logging.getLogger("mfa")
@@ -93,11 +94,10 @@ class MFAService:
             await self.durable.open()
             await self.ephemeral.open()
             self._open = True
-            if self.settings.embedded:
+            if isinstance(self.ephemeral, MemoryEphemeralStore):
                 log.warning(
-                    "mfa runs on its embedded defaults (SQLite file, in-process ephemeral "
-                    "store): ONE process only. Set MFA_REDIS_URL and MFA_DATABASE_URL to "
-                    "run several workers."
+                    "mfa keeps transactions and quotas in process: ONE process only. Set "
+                    "MFA_REDIS_URL (and a shared MFA_DATABASE_URL) to run several workers."
                 )
 
     async def ensure_open(self) -> None:

@@ -342,3 +342,17 @@ async def test_transaction_expires(api: Api, tenant: str, clock: FrozenClock) ->
     clock.advance(api.service.settings.transaction_ttl_seconds + 1)
     r = await api.post("/api/verify-otp", start["transaction_token"], {"code": "123456"})
     assert_error(r, 401, "transaction_expired")
+
+
+async def test_one_enrollment_confirmed_twice_at_once(
+    api: Api, tenant: str, clock: FrozenClock
+) -> None:
+    start = await api.start("acme", "jane")
+    code = totp.code_at(start["device_account"]["otp_secret"], clock())
+    results = await asyncio.gather(
+        *(api.post("/api/verify-otp", start["transaction_token"], {"code": code}) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in results) == [204, 403, 403, 403, 403]
+    assert {r.json()["errorCode"] for r in results if r.status_code != 204} == {"invalid_otp"}
+    stored = await api.service.durable.get_user_enrollment("acme", "jane")
+    assert stored is not None and stored.enrollment_id == start["device_account"]["id"]
