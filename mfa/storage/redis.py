@@ -1,0 +1,317 @@
+"""The ephemeral store on Redis (redis-py asyncio), one Lua script per atomic decision.
+
+Key layout (``P`` is the prefix, ``T`` the tenant id)::
+
+    P:{T}:tx:<txid>                    transaction hash (TTL: its expiry)
+    P:{T}:fail:<user>                  wrong codes in the current window
+    P:{T}:lock:<user>                  lockout flag
+    P:{T}:replay:<replay key>          last accepted TOTP step
+    P:{T}:quota:<channel>:user:<user>  fixed-window send counters
+    P:{T}:quota:<channel>:tenant
+    P:ticket:<id>                      one-time tickets (global)
+
+The tenant id sits in a hash tag, so on Redis Cluster all keys of one tenant live
+in one slot and a script may touch the user's and the tenant's keys together.
+
+A transaction is a hash: ``meta`` (JSON of the immutable parts), ``state``,
+``enrollment`` (JSON), ``token``, ``attempts``, and one ``d:<key>`` field per
+entry of ``data`` (JSON), so that scripts merge ``data`` with a plain HSET and
+never decode JSON themselves (Lua's cjson mangles empty arrays and big numbers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+import redis.exceptions as redis_exc
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.maint_notifications import MaintNotificationsConfig
+
+from mfa.storage._shared import check_attempt_args, replay_mark_seconds
+from mfa.storage.base import (
+    AttemptLimits,
+    AttemptOutcome,
+    BackendUnavailable,
+    Channel,
+    Quota,
+    QuotaDecision,
+    Transaction,
+    TxState,
+)
+
+__all__ = ["RedisEphemeralStore", "map_redis_errors"]
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis_exc.ConnectionError,  # BusyLoadingError is one
+    redis_exc.TimeoutError,
+    redis_exc.ReadOnlyError,  # a replica during failover
+    OSError,
+    TimeoutError,
+)
+
+
+@contextlib.asynccontextmanager
+async def map_redis_errors(seconds: float, what: str) -> AsyncIterator[None]:
+    """Bound the block by ``seconds``; connection failures become BackendUnavailable."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except _UNAVAILABLE as exc:
+        raise BackendUnavailable(f"redis unavailable during {what}: {exc!r}") from exc
+
+
+def _script(name: str) -> str:
+    return resources.files("mfa.storage").joinpath("lua", name).read_text(encoding="utf-8")
+
+
+def _tx_fields(changes: dict[str, Any]) -> list[str]:
+    """The hash fields for the given changes (None: leave alone), as a flat list."""
+    flat: list[str] = []
+    if changes.get("state") is not None:
+        flat += ["state", changes["state"]]
+    if changes.get("enrollment") is not None:
+        flat += ["enrollment", json.dumps(changes["enrollment"])]
+    if changes.get("token") is not None:
+        flat += ["token", changes["token"]]
+    for key, value in (changes.get("data") or {}).items():
+        flat += ["d:" + key, json.dumps(value)]
+    return flat
+
+
+def _transaction(tenant_id: str, txid: str, fields: dict[str, str]) -> Transaction:
+    meta = json.loads(fields["meta"])
+    enrollment = fields.get("enrollment")
+    return Transaction(
+        txid=txid,
+        tenant_id=tenant_id,
+        user_id=meta["user_id"],
+        kind=meta["kind"],
+        expires_at=meta["expires_at"],
+        state=cast(TxState, fields["state"]),
+        enrollment=None if enrollment is None else json.loads(enrollment),
+        token=fields.get("token"),
+        data={k[2:]: json.loads(v) for k, v in fields.items() if k.startswith("d:")},
+        attempts=int(fields.get("attempts", "0")),
+    )
+
+
+class RedisEphemeralStore:
+    """:class:`~mfa.storage.base.EphemeralStore` on Redis.
+
+    Every call is one round trip and bounded by ``timeout`` seconds, waiting for a
+    free connection included; commands are never retried (a retried script could
+    count a send twice), and a lost Redis comes out as
+    :class:`~mfa.storage.base.BackendUnavailable`. The connection pool (at most
+    ``max_connections``) reconnects by itself once Redis is back. ``prefix``
+    namespaces every key, so several deployments (or test runs) can share one server.
+    """
+
+    def __init__(
+        self, url: str, *, prefix: str = "mfa", timeout: float = 2.0, max_connections: int = 50
+    ) -> None:
+        self.prefix = prefix
+        self.timeout = timeout
+        # A blocking pool: under a burst, calls queue for a connection (up to
+        # ``timeout``) instead of failing at once or opening connections without end.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout,
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=30,  # PING a connection idle this long before use
+            # With maintenance notifications on (a Redis Enterprise feature, "auto" by
+            # default), the pool skips its check for connections the server closed,
+            # and the first call after a Redis restart would fail.
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        )
+        self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        self._update = self._register("update_transaction.lua")
+        self._attempt = self._register("record_attempt.lua")
+        self._consume = self._register("consume_quota.lua")
+        self._refund = self._register("refund_quota.lua")
+
+    def _register(self, name: str) -> AsyncScript:
+        return self._client.register_script(_script(name))
+
+    def _guard(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return map_redis_errors(self.timeout, what)
+
+    def _key(self, tenant_id: str, *parts: str) -> str:
+        return ":".join((self.prefix, "{" + tenant_id + "}", *parts))
+
+    async def open(self) -> None:
+        return None  # connections are made on first use
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def ping(self) -> None:
+        async with self._guard("ping"):
+            await self._client.ping()
+
+    # ------------------------------------------------------------------ transactions
+
+    async def create_transaction(self, tx: Transaction) -> None:
+        key = self._key(tx.tenant_id, "tx", tx.txid)
+        meta = {"user_id": tx.user_id, "kind": tx.kind, "expires_at": tx.expires_at}
+        fields = [
+            "meta",
+            json.dumps(meta),
+            "attempts",
+            str(tx.attempts),
+            *_tx_fields(
+                {"state": tx.state, "enrollment": tx.enrollment, "token": tx.token, "data": tx.data}
+            ),
+        ]
+        # MULTI/EXEC: one round trip, and no moment without the TTL. A time in the
+        # past deletes the key at once, as it should.
+        pipe = self._client.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.execute_command("HSET", key, *fields)
+        pipe.pexpireat(key, math.ceil(tx.expires_at * 1000))
+        async with self._guard("create_transaction"):
+            await pipe.execute()
+
+    async def get_transaction(self, tenant_id: str, txid: str) -> Transaction | None:
+        async with self._guard("get_transaction"):
+            fields = await self._client.hgetall(self._key(tenant_id, "tx", txid))
+        if not fields:
+            return None
+        return _transaction(tenant_id, txid, cast(dict[str, str], fields))
+
+    async def update_transaction(
+        self,
+        tenant_id: str,
+        txid: str,
+        *,
+        state: TxState | None = None,
+        enrollment: dict[str, Any] | None = None,
+        token: str | None = None,
+        data: dict[str, Any] | None = None,
+        only_if_pending: bool = True,
+    ) -> bool:
+        changes = {"state": state, "enrollment": enrollment, "token": token, "data": data}
+        args = ["1" if only_if_pending else "0", *_tx_fields(changes)]
+        async with self._guard("update_transaction"):
+            done = await self._update(keys=[self._key(tenant_id, "tx", txid)], args=args)
+        return bool(done)
+
+    async def delete_transaction(self, tenant_id: str, txid: str) -> None:
+        async with self._guard("delete_transaction"):
+            await self._client.delete(self._key(tenant_id, "tx", txid))
+
+    async def record_attempt(
+        self,
+        tenant_id: str,
+        txid: str,
+        user_id: str,
+        *,
+        ok: bool,
+        limits: AttemptLimits,
+        replay_key: str | None = None,
+        replay_step: int | None = None,
+        on_success: dict[str, Any] | None = None,
+    ) -> AttemptOutcome:
+        check_attempt_args(replay_key, replay_step, on_success)
+        tx_key = self._key(tenant_id, "tx", txid)
+        keys = [
+            tx_key,
+            self._key(tenant_id, "fail", user_id),
+            self._key(tenant_id, "lock", user_id),
+            tx_key if replay_key is None else self._key(tenant_id, "replay", replay_key),
+        ]
+        args = [
+            "1" if ok else "0",
+            str(limits.per_transaction),
+            str(limits.per_user),
+            str(limits.lockout_seconds),
+            "0" if replay_key is None else "1",
+            str(replay_step or 0),
+            str(replay_mark_seconds(limits.lockout_seconds)),
+            *_tx_fields(on_success or {}),
+        ]
+        async with self._guard("record_attempt"):
+            outcome = await self._attempt(keys=keys, args=args)
+        return AttemptOutcome(outcome)
+
+    # ------------------------------------------------------------------ tickets
+
+    def _ticket_key(self, ticket_id: str) -> str:
+        return f"{self.prefix}:ticket:{ticket_id}"
+
+    async def put_ticket(self, ticket_id: str, value: dict[str, Any], ttl_seconds: int) -> None:
+        async with self._guard("put_ticket"):
+            await self._client.set(self._ticket_key(ticket_id), json.dumps(value), ex=ttl_seconds)
+
+    async def take_ticket(self, ticket_id: str) -> dict[str, Any] | None:
+        async with self._guard("take_ticket"):
+            raw = await self._client.getdel(self._ticket_key(ticket_id))
+        return None if raw is None else _loads(cast(str, raw))
+
+    async def peek_ticket(self, ticket_id: str) -> dict[str, Any] | None:
+        async with self._guard("peek_ticket"):
+            raw = await self._client.get(self._ticket_key(ticket_id))
+        return None if raw is None else _loads(cast(str, raw))
+
+    # ------------------------------------------------------------------ quotas
+
+    def _quota_keys(self, tenant_id: str, user_id: str, channel: Channel) -> list[str]:
+        return [
+            self._key(tenant_id, "quota", channel, "user", user_id),
+            self._key(tenant_id, "quota", channel, "tenant"),
+        ]
+
+    async def consume_quota(
+        self, tenant_id: str, user_id: str, channel: Channel, per_user: Quota, per_tenant: Quota
+    ) -> QuotaDecision:
+        args = [
+            per_user.limit,
+            per_user.window_seconds,
+            per_tenant.limit,
+            per_tenant.window_seconds,
+        ]
+        async with self._guard("consume_quota"):
+            granted, refused, retry_after = await self._consume(
+                keys=self._quota_keys(tenant_id, user_id, channel), args=args
+            )
+        if granted:
+            return QuotaDecision(True)
+        return QuotaDecision(False, "user" if refused == "user" else "tenant", int(retry_after))
+
+    async def refund_quota(self, tenant_id: str, user_id: str, channel: Channel) -> None:
+        async with self._guard("refund_quota"):
+            await self._refund(keys=self._quota_keys(tenant_id, user_id, channel), args=[])
+
+    async def delete_tenant_data(self, tenant_id: str) -> None:
+        # SCAN, not KEYS: never block the server; each round trip has its own deadline,
+        # since a big tenant takes many. Glob characters in the id are escaped.
+        pattern = _glob_escape(self._key(tenant_id, "")) + "*"
+        cursor = 0
+        while True:
+            async with self._guard("delete_tenant_data"):
+                cursor, keys = await self._client.scan(cursor, match=pattern, count=1000)
+                if keys:
+                    await self._client.unlink(*keys)
+            if cursor == 0:
+                return
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _loads(raw: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(raw)
+    return value

@@ -1,0 +1,154 @@
+"""The SQL schema: table definitions and the Alembic helpers around them.
+
+The tables here are what the store's queries are written against; the migration
+scripts in :mod:`mfa.storage.migrations` are what creates them in a database. A
+test compares the two, so they cannot drift apart.
+
+Alembic runs without an ``alembic.ini`` on disk: :func:`alembic_config` builds
+the configuration in code, pointing at the migrations package, so an installed
+wheel can upgrade a database by itself (``mfa db upgrade``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The PostgreSQL advisory lock that serialises concurrent upgrades ("mfa", 1).
+_LOCK_KEY = 0x6D6661_0001
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every dialect.
+
+    PostgreSQL keeps the zone (``timestamptz``); SQLite keeps none, so values are
+    normalised to UTC before they are written and marked UTC when read back.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("factors", sa.JSON, nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("quotas", sa.JSON, nullable=False),
+    sa.Column("sms_otp_length", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column(
+        "tenant_id",
+        sa.String(64),
+        sa.ForeignKey("tenants.tenant_id", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("key_hash", sa.LargeBinary, nullable=False, unique=True, index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+enrollments = sa.Table(
+    "enrollments",
+    metadata,
+    sa.Column("enrollment_id", sa.String(64), primary_key=True),
+    sa.Column(
+        "tenant_id",
+        sa.String(64),
+        sa.ForeignKey("tenants.tenant_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("methods", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("totp_secret", sa.LargeBinary, nullable=True),
+    sa.Column("phone_number", sa.LargeBinary, nullable=True),
+    sa.Column("phone_masked", sa.Text, nullable=True),
+    sa.Column("recovery_code_hash", sa.Text, nullable=True),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("device_identifier", sa.Text, nullable=True),
+    sa.Column("device_public_key", sa.JSON, nullable=True),
+    sa.Column("push_service", sa.String(32), nullable=True),
+    sa.Column("push_token", sa.LargeBinary, nullable=True),
+    sa.Column("device_token_hash", sa.LargeBinary, nullable=True, index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "user_id", name="uq_enrollments_tenant_user"),
+)
+
+
+# --------------------------------------------------------------------------- Alembic
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic configuration built in code (no ``alembic.ini`` needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # ConfigParser interpolation treats '%' specially (URL-encoded passwords).
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The revision the code needs."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships revisions
+        raise RuntimeError("no migration revision found")
+    return head
+
+
+def is_known_revision(revision: str) -> bool:
+    """True if ``revision`` is one of ours (False: a newer code base migrated it)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return any(rev.revision == revision for rev in script.walk_revisions())
+
+
+def read_revision(connection: sa.Connection) -> str | None:
+    """The database's revision, None when it was never migrated. Sync: use run_sync."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def run_upgrade(connection: sa.Connection, revision: str = "head") -> None:
+    """Upgrade on an open connection (shared with env.py). Sync: use run_sync."""
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    if connection.dialect.name == "postgresql":
+        # Several workers starting with migrate=True: one migrates, the others wait
+        # here, then find the database at head. Released at commit.
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    command.upgrade(cfg, revision)
