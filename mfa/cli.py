@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations up to the code's revision")
     db.add_parser("status", help="show the schema revision")
 
-    keys = sub.add_parser("keys", help="key material").add_subparsers(dest="keys_cmd", required=True)
+    keys = sub.add_parser("keys", help="key material").add_subparsers(
+        dest="keys_cmd", required=True
+    )
     keys.add_parser("generate", help="print fresh MFA_SIGNING_KEYS and MFA_ENCRYPTION_KEYS")
 
     tenants = sub.add_parser("tenants", help="tenants").add_subparsers(dest="t_cmd", required=True)
@@ -103,7 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(args)
         if args.command == "keys":
             signing = json.dumps([generate_signing_jwk()])
-            _out(args, {"MFA_SIGNING_KEYS": signing, "MFA_ENCRYPTION_KEYS": generate_encryption_key()})
+            _out(
+                args,
+                {"MFA_SIGNING_KEYS": signing, "MFA_ENCRYPTION_KEYS": generate_encryption_key()},
+            )
             return 0
         settings = Settings.from_env()
         if args.command == "db":
@@ -178,7 +183,9 @@ async def _tenants(args: argparse.Namespace, admin: Any) -> Any:
 
 async def _api_keys(args: argparse.Namespace, admin: Any) -> Any:
     if args.k_cmd == "create":
-        record, secret = await admin.create_api_key(OPERATOR, args.tenant_id, args.name, args.scopes)
+        record, secret = await admin.create_api_key(
+            OPERATOR, args.tenant_id, args.name, args.scopes
+        )
         return {"key_id": record.key_id, "key": secret, "scopes": sorted(record.scopes)}
     await admin.revoke_api_key(OPERATOR, args.tenant_id, args.key_id)
     return {"revoked": args.key_id}
@@ -192,7 +199,9 @@ async def _factors(args: argparse.Namespace, admin: Any) -> Any:
 
 async def _quotas(args: argparse.Namespace, admin: Any) -> Any:
     if args.q_cmd == "set":
-        await admin.set_quotas(OPERATOR, args.tenant_id, {args.quota: Quota(args.limit, args.window)})
+        await admin.set_quotas(
+            OPERATOR, args.tenant_id, {args.quota: Quota(args.limit, args.window)}
+        )
     return quotas_view(await admin.get_quotas(OPERATOR, args.tenant_id))
 
 
@@ -225,7 +234,9 @@ def _err(args: argparse.Namespace, data: dict[str, Any]) -> None:
     if args.json:
         print(json.dumps(data), file=sys.stderr)
     else:
-        print(f"mfa: {data.get('errorCode') or data.get('error')}: {data['message']}", file=sys.stderr)
+        print(
+            f"mfa: {data.get('errorCode') or data.get('error')}: {data['message']}", file=sys.stderr
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

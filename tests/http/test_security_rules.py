@@ -39,7 +39,7 @@ def raw_rows(settings: Settings) -> str:
         tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
         dump = []
         for table in tables:
-            for row in con.execute(f'select * from "{table}"'):  # noqa: S608 - table names
+            for row in con.execute(f'select * from "{table}"'):
                 dump.append(
                     " ".join(v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in row)
                 )
