@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import anyio.to_thread
 
@@ -27,26 +27,14 @@ from mfa.errors import (
 )
 from mfa.factors import recovery
 from mfa.keys import new_api_key
+from mfa.schemas import Scope
 from mfa.settings import FACTORS, FEATURES
 from mfa.storage.base import ApiKey, Conflict, Enrollment, Quota, Tenant
 
 if TYPE_CHECKING:
     from mfa.service import MFAService
 
-ALL_SCOPES: frozenset[str] = frozenset(
-    {
-        "tenants:read",
-        "tenants:write",
-        "keys:write",
-        "factors:read",
-        "factors:write",
-        "quotas:read",
-        "quotas:write",
-        "transactions:create",
-        "enrollments:read",
-        "enrollments:write",
-    }
-)
+ALL_SCOPES: frozenset[str] = frozenset(get_args(Scope))
 OPERATOR_ONLY: frozenset[str] = frozenset({"tenants:write"})
 QUOTA_NAMES: tuple[str, ...] = ("sms_per_user", "pn_per_user", "sms_per_tenant", "pn_per_tenant")
 

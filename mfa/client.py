@@ -257,19 +257,7 @@ def verify_result(
         raise InvalidToken()
     if exp + leeway <= (time.time() if now is None else now):
         raise TransactionExpired("The result signature has expired.")
-    expected = {"sub": user_id, "tid": tenant_id, "txid": txid}
-    for claim, want in expected.items():
-        if want is not None and claims.get(claim) != want:
-            raise InvalidToken(f"The signature is not for this {claim}.")
-    return VerifiedResult(
-        user_id=str(claims["sub"]),
-        tenant_id=str(claims["tid"]),
-        txid=str(claims.get("txid", "")),
-        method=str(claims.get("auth0_guardian_method", "")),
-        amr=[str(a) for a in claims.get("amr", [])],
-        issued_at=int(claims["iat"]),
-        expires_at=int(exp),
-    )
+    return VerifiedResult.from_claims(claims, user_id=user_id, tenant_id=tenant_id, txid=txid)
 
 
 # --------------------------------------------------------------------------- requests

@@ -277,22 +277,12 @@ class Flows:
             ok = False  # enrolled without TOTP and no SMS code sent: nothing can match
         if not ok:
             await self._fail(tx, InvalidOtp(method=method))
-        signature = s.sign_result(tx.tenant_id, tx.user_id, tx.txid, method)
-        on_success: dict[str, Any] = {"state": "accepted", "token": signature}
+        extra: dict[str, Any] = {}
         created: str | None = None
         if tx.kind == "enroll":
-            on_success["enrollment"] = await self._confirm_enrollment(tenant, tx, method)
+            extra["enrollment"] = await self._confirm_enrollment(tenant, tx, method)
             created = eid
-        outcome = await s.ephemeral.record_attempt(
-            tx.tenant_id,
-            tx.txid,
-            tx.user_id,
-            ok=True,
-            limits=self.limits,
-            replay_key=replay_key,
-            replay_step=step,
-            on_success=on_success,
-        )
+        outcome = await self._accept(tx, method, replay_key=replay_key, step=step, extra=extra)
         if outcome is not AttemptOutcome.ACCEPTED:
             if created is not None:
                 await s.durable.delete_enrollment(tx.tenant_id, created)
@@ -328,6 +318,31 @@ class Flows:
                 raise InvalidOtp(method=method) from None
             raise EnrollmentConflict() from None
         return self.public_view(tenant, eid, [method], has_recovery=True, phone_masked=masked)
+
+    async def _accept(
+        self,
+        tx: Transaction,
+        method: str,
+        *,
+        replay_key: str | None = None,
+        step: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> AttemptOutcome:
+        """Record a right code and, in the same atomic step, accept the transaction
+        with its result signature (unless the user is locked out, the step was
+        replayed or the transaction ended meanwhile)."""
+        s = self.service
+        signature = s.sign_result(tx.tenant_id, tx.user_id, tx.txid, method)
+        return await s.ephemeral.record_attempt(
+            tx.tenant_id,
+            tx.txid,
+            tx.user_id,
+            ok=True,
+            limits=self.limits,
+            replay_key=replay_key,
+            replay_step=step,
+            on_success={"state": "accepted", "token": signature, **(extra or {})},
+        )
 
     async def _fail(self, tx: Transaction, error: MFAError) -> NoReturn:
         """Count a wrong code and raise ``error`` (or the transaction's end)."""
@@ -369,15 +384,7 @@ class Flows:
         # Compare-and-set: of two requests racing with one code, one rotates it.
         if not await s.durable.swap_recovery_hash(tx.tenant_id, eid, old, fresh_hash):
             await self._fail(tx, InvalidRecoveryCode())
-        signature = s.sign_result(tx.tenant_id, tx.user_id, tx.txid, "recovery-code")
-        outcome = await s.ephemeral.record_attempt(
-            tx.tenant_id,
-            tx.txid,
-            tx.user_id,
-            ok=True,
-            limits=self.limits,
-            on_success={"state": "accepted", "token": signature},
-        )
+        outcome = await self._accept(tx, "recovery-code")
         if outcome is not AttemptOutcome.ACCEPTED:
             # Not accepted (locked out, or the transaction ended meanwhile): the user
             # keeps the code they have.

@@ -48,6 +48,32 @@ class VerifiedResult:
     issued_at: int
     expires_at: int
 
+    @classmethod
+    def from_claims(
+        cls,
+        claims: dict[str, Any],
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+        txid: str | None = None,
+    ) -> VerifiedResult:
+        """The result a verified signature's claims describe, refused
+        (``invalid_token``) unless they name the expected user, tenant and
+        transaction. Shared by the in-process check and the client's JWKS check."""
+        expected = {"sub": user_id, "tid": tenant_id, "txid": txid}
+        for claim, want in expected.items():
+            if want is not None and claims.get(claim) != want:
+                raise InvalidToken(f"The signature is not for this {claim}.")
+        return cls(
+            user_id=str(claims.get("sub", "")),
+            tenant_id=str(claims.get("tid", "")),
+            txid=str(claims.get("txid", "")),
+            method=str(claims.get("auth0_guardian_method", "")),
+            amr=[str(a) for a in claims.get("amr", [])],
+            issued_at=int(claims.get("iat", 0)),
+            expires_at=int(claims.get("exp", 0)),
+        )
+
 
 class MFAService:
     def __init__(
@@ -207,16 +233,4 @@ class MFAService:
         names the expected user, tenant and transaction. Returns or raises
         (``invalid_token`` / ``transaction_expired``), never returns False."""
         claims = self.codec.decode(token, "sig")
-        expected = {"sub": user_id, "tid": tenant_id, "txid": txid}
-        for claim, want in expected.items():
-            if want is not None and claims.get(claim) != want:
-                raise InvalidToken(f"The signature is not for this {claim}.")
-        return VerifiedResult(
-            user_id=str(claims["sub"]),
-            tenant_id=str(claims["tid"]),
-            txid=str(claims["txid"]),
-            method=str(claims["auth0_guardian_method"]),
-            amr=list(claims.get("amr", [])),
-            issued_at=int(claims["iat"]),
-            expires_at=int(claims["exp"]),
-        )
+        return VerifiedResult.from_claims(claims, user_id=user_id, tenant_id=tenant_id, txid=txid)
