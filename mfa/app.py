@@ -24,6 +24,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
@@ -78,9 +79,29 @@ def create_app(settings: Settings | None = None, *, service: MFAService | None =
         request_id = str(request.scope.get("state", {}).get("request_id", ""))
         return error_response(error, request_id, status=status, headers=headers)
 
+    middleware = [Middleware(ErrorBoundary, on_request=service.ensure_open)]
+    if service.settings.cors_origins:
+        # Outermost, so preflights are answered before routing and error answers
+        # carry the CORS headers too (a browser hides a body it may not read).
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=sorted(service.settings.cors_origins),
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-Request-Id",
+                    "X-Global-Tracking-Id",
+                ],
+                expose_headers=["X-Request-Id", "Retry-After"],
+                max_age=600,
+            ),
+        )
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(ErrorBoundary, on_request=service.ensure_open)],
+        middleware=middleware,
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )

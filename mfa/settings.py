@@ -46,6 +46,9 @@ class Settings:
     twilio_auth_token: str | None = None
     twilio_from: str | None = None
     twilio_base_url: str | None = None
+    # Browser origins allowed to call the service cross-origin (comma list, or *).
+    # Not needed when the app is mounted in the host's own origin.
+    cors_origins: frozenset[str] = frozenset()
     # Guard rails of the HTTP layer.
     max_body_bytes: int = 64 * 1024
     backend_timeout_seconds: float = 2.0
@@ -116,7 +119,7 @@ class Settings:
 def _parse(name: str, type_: object, raw: str) -> object:
     t = str(type_)
     try:
-        if name == "disabled_factors":
+        if name in ("disabled_factors", "cors_origins"):
             return frozenset(p.strip() for p in raw.split(",") if p.strip())
         if t in ("bool", "bool | None"):
             if raw.lower() in ("1", "true", "yes", "on"):

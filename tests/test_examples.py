@@ -21,9 +21,12 @@ async def test_host_app_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("MFA_ARGON2_PROFILE", "cheapest")
     sys.modules.pop("examples.host_app", None)
     host = importlib.import_module("examples.host_app")
-    async with host.lifespan(host.app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=host.app), base_url="http://host.test"
-    ) as http:
+    async with (
+        host.lifespan(host.app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=host.app), base_url="http://host.test"
+        ) as http,
+    ):
         login = (await http.get("/login", params={"user": "alice"})).json()
         assert login["service_url"] == "http://host.test/mfa"
         auth = {"Authorization": f"Bearer {login['request_token']}"}

@@ -297,3 +297,33 @@ async def test_backend_down_is_503_with_retry_after_quickly(settings: Settings) 
         assert_error(r2, 503, "service_unavailable")
     finally:
         await service.close()
+
+
+async def test_cors_for_browsers_on_another_origin(service: MFAService) -> None:
+    app = create_app(
+        service=MFAService(
+            service.settings.replace(cors_origins=frozenset({"https://app.example"})),
+            durable=service.durable,
+            ephemeral=service.ephemeral,
+            keys=service.keys,
+        )
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        pre = await http.options(
+            "/api/verify-otp",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+        assert pre.status_code == 200
+        assert pre.headers["access-control-allow-origin"] == "https://app.example"
+        r = await http.post("/api/transaction-state", headers={"Origin": "https://app.example"})
+        assert_error(r, 401, "invalid_bearer_format")
+        assert r.headers["access-control-allow-origin"] == "https://app.example"
+        assert "x-request-id" in r.headers["access-control-expose-headers"].lower()
+        other = await http.post("/api/transaction-state", headers={"Origin": "https://evil.test"})
+        assert "access-control-allow-origin" not in other.headers
