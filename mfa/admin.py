@@ -212,7 +212,7 @@ class Admin:
         """A JWT that opens one start-flow for this user (one-time: its ``jti`` is a
         ticket that start-flow takes)."""
         self.require(who, "transactions:create", tenant_id)
-        await self._tenant(tenant_id)
+        await self.service.tenant(tenant_id)  # the cached read: hosts call this per login
         ttl = self.service.settings.request_token_ttl_seconds
         jti = self.service.new_id("req", 12)
         token = self.service.codec.issue(

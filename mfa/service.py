@@ -101,6 +101,7 @@ class MFAService:
             self.keys.signing.newest.hmac_secret, b"sms codes", hashlib.sha256
         ).digest()
         self._tenants: dict[str, tuple[float, Tenant]] = {}
+        self._tenant_loads: dict[str, asyncio.Future[Tenant]] = {}
         self._open = False
         self._open_lock = asyncio.Lock()
 
@@ -156,19 +157,41 @@ class MFAService:
     # ------------------------------------------------------------------ tenants
 
     async def tenant(self, tenant_id: str) -> Tenant:
-        now = time.monotonic()
+        """The tenant's settings, read at most once a second per process.
+
+        One read is in flight per tenant at a time: when the entry expires under
+        load, requests that find a stale entry keep using it while one refresh
+        runs, instead of all of them reading the database at once.
+        """
         cached = self._tenants.get(tenant_id)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        loading = self._tenant_loads.get(tenant_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_tenant(tenant_id))
+            self._tenant_loads[tenant_id] = loading
+            loading.add_done_callback(lambda f: self._loaded(tenant_id, f))
+        elif cached is not None:
+            return cached[1]
+        return await asyncio.shield(loading)
+
+    async def _load_tenant(self, tenant_id: str) -> Tenant:
         tenant = await self.durable.get_tenant(tenant_id)
         if tenant is None:
             self._tenants.pop(tenant_id, None)
             raise TenantNotFound()
-        self._tenants[tenant_id] = (now + TENANT_CACHE_SECONDS, tenant)
+        self._tenants[tenant_id] = (time.monotonic() + TENANT_CACHE_SECONDS, tenant)
         return tenant
+
+    def _loaded(self, tenant_id: str, future: asyncio.Future[Tenant]) -> None:
+        if self._tenant_loads.get(tenant_id) is future:
+            del self._tenant_loads[tenant_id]
+        if not future.cancelled():
+            future.exception()  # retrieved here, so a failure nobody awaited is not logged
 
     def forget_tenant(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)
+        self._tenant_loads.pop(tenant_id, None)
 
     def factor_available(self, tenant: Tenant, factor: str) -> bool:
         """Switched on by the tenant admin and not switched off by the operator."""

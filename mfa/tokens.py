@@ -17,6 +17,10 @@ Every failure maps to a contract error here, once: a passed ``exp`` is
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
+import json
 import re
 import time
 from collections.abc import Callable
@@ -24,6 +28,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from mfa.errors import InvalidBearerFormat, InvalidToken, TransactionExpired
 from mfa.keys import SigningKeys
@@ -56,6 +63,16 @@ def parse_authorization(header: str | None) -> Credential:
 
 
 class TokenCodec:
+    """Issues and checks the three kinds of JWT.
+
+    JWS compact serialization is done here directly (a few lines over
+    ``cryptography`` and :mod:`hmac`): every verify-otp decodes a transaction token
+    and every success signs a result, and going through PyJWT's generic machinery
+    costs several times more. What is produced is plain RFC 7515/7518 — hosts and
+    the tests verify it with PyJWT — and PyJWT still decodes result signatures,
+    which only hosts and :meth:`MFAService.verify_result` read.
+    """
+
     def __init__(self, keys: SigningKeys, clock: Clock = time.time, issuer: str = "mfa") -> None:
         self.keys = keys
         self.clock = clock
@@ -71,11 +88,54 @@ class TokenCodec:
             "exp": now + ttl_seconds,
         }
         key = self.keys.newest
+        alg = "ES256" if kind == "sig" else "HS256"
+        header = {"alg": alg, "kid": key.kid, "typ": "JWT"}
+        signing_input = f"{_b64_json(header)}.{_b64_json(payload)}".encode("ascii")
         if kind == "sig":
-            return jwt.encode(payload, key.private, algorithm="ES256", headers={"kid": key.kid})
-        return jwt.encode(payload, key.hmac_secret, algorithm="HS256", headers={"kid": key.kid})
+            der = key.private.sign(signing_input, ec.ECDSA(hashes.SHA256()))
+            r, s = decode_dss_signature(der)
+            signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")  # JWS wants raw r||s
+        else:
+            signature = hmac.digest(key.hmac_secret, signing_input, "sha256")
+        return f"{signing_input.decode('ascii')}.{_b64(signature)}"
 
     def decode(self, token: str, kind: TokenKind) -> dict[str, Any]:
+        claims = self._decode_sig(token) if kind == "sig" else self._decode_hs256(token)
+        if claims.get("mfa_t") != kind:
+            raise InvalidToken("The token is of the wrong kind for this call.")
+        if claims.get("iss") != self.issuer or "iat" not in claims:
+            raise InvalidToken()
+        exp = claims.get("exp")
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            raise InvalidToken()
+        # Expiry is checked after the signature, so a forged token never learns
+        # more than invalid_token, and with our clock, so tests need no patching.
+        if exp <= self.clock():
+            raise TransactionExpired()
+        return claims
+
+    def _decode_hs256(self, token: str) -> dict[str, Any]:
+        try:
+            head_b64, body_b64, sig_b64 = token.split(".")
+            header = json.loads(_unb64(head_b64))
+            if not isinstance(header, dict) or header.get("alg") != "HS256":
+                raise InvalidToken()
+            key = self.keys.by_kid.get(str(header.get("kid")))
+            if key is None:
+                raise InvalidToken("The token was signed with an unknown key.")
+            expected = hmac.digest(
+                key.hmac_secret, f"{head_b64}.{body_b64}".encode("ascii"), "sha256"
+            )
+            if not hmac.compare_digest(expected, _unb64(sig_b64)):
+                raise InvalidToken()
+            claims = json.loads(_unb64(body_b64))
+        except (ValueError, binascii.Error, UnicodeError):
+            raise InvalidToken("The token is not a well-formed JWT.") from None
+        if not isinstance(claims, dict):
+            raise InvalidToken()
+        return claims
+
+    def _decode_sig(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -83,31 +143,33 @@ class TokenCodec:
         key = self.keys.by_kid.get(str(header.get("kid")))
         if key is None:
             raise InvalidToken("The token was signed with an unknown key.")
-        alg = "ES256" if kind == "sig" else "HS256"
-        verify_key: Any = key.private.public_key() if kind == "sig" else key.hmac_secret
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                verify_key,
-                algorithms=[alg],
-                issuer=self.issuer,
-                # exp is checked below against our clock; iat/nbf are not ours to judge.
+                key.private.public_key(),
+                algorithms=["ES256"],
+                # exp is checked by decode() against our clock; iat/nbf are not ours
+                # to judge.
                 options={
-                    "require": ["exp", "iat", "mfa_t"],
                     "verify_exp": False,
                     "verify_iat": False,
                     "verify_nbf": False,
+                    "verify_iss": False,
                 },
             )
         except jwt.PyJWTError:
             raise InvalidToken() from None
-        if claims.get("mfa_t") != kind:
-            raise InvalidToken("The token is of the wrong kind for this call.")
-        exp = claims["exp"]
-        if not isinstance(exp, int | float):
-            raise InvalidToken()
-        # Expiry is checked after the signature, so a forged token never learns
-        # more than invalid_token, and with our clock, so tests need no patching.
-        if exp <= self.clock():
-            raise TransactionExpired()
         return claims
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64_json(value: dict[str, Any]) -> str:
+    return _b64(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _unb64(text: str) -> bytes:
+    # Strict: characters outside the base64url alphabet are an error, not skipped.
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)

@@ -25,8 +25,8 @@ import asyncio
 import contextlib
 import json
 import math
-from collections.abc import AsyncIterator
 from importlib import resources
+from types import TracebackType
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -59,14 +59,35 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
-@contextlib.asynccontextmanager
-async def map_redis_errors(seconds: float, what: str) -> AsyncIterator[None]:
-    """Bound the block by ``seconds``; connection failures become BackendUnavailable."""
-    try:
-        async with asyncio.timeout(seconds):
-            yield
-    except _UNAVAILABLE as exc:
-        raise BackendUnavailable(f"redis unavailable during {what}: {exc!r}") from exc
+class map_redis_errors:
+    """Bound the block by ``seconds``; connection failures become BackendUnavailable.
+
+    A class rather than ``@asynccontextmanager``: it wraps every Redis call, twice per
+    verify-otp, and the generator machinery cost more than the rest of it.
+    """
+
+    __slots__ = ("_deadline", "_what")
+
+    def __init__(self, seconds: float, what: str) -> None:
+        self._deadline = asyncio.timeout(seconds)
+        self._what = what
+
+    async def __aenter__(self) -> None:
+        await self._deadline.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            # Turns the cancellation of an expired deadline into TimeoutError.
+            await self._deadline.__aexit__(exc_type, exc, tb)
+        except _UNAVAILABLE as late:
+            raise BackendUnavailable(f"redis unavailable during {self._what}: {late!r}") from late
+        if isinstance(exc, _UNAVAILABLE):
+            raise BackendUnavailable(f"redis unavailable during {self._what}: {exc!r}") from exc
 
 
 def _script(name: str) -> str:
@@ -127,7 +148,8 @@ class RedisEphemeralStore:
             max_connections=max_connections,
             timeout=timeout,
             decode_responses=True,
-            socket_timeout=timeout,
+            # No socket_timeout: every call already runs under map_redis_errors'
+            # deadline, and redis-py would wrap each read in one more task.
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             health_check_interval=30,  # PING a connection idle this long before use
