@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -62,6 +63,41 @@ class ServerThread:
         self._sock.close()
 
     def __enter__(self) -> ServerThread:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class StubServer:
+    """Base of the vendor stubs: serves ``app`` in a :class:`ServerThread`.
+
+    ``_release`` lets a scripted slow answer end early: it is set on reset and on
+    stop, so no handler sleeping on it outlives its test.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._release = threading.Event()
+        self._server = ServerThread(app)
+
+    def _release_sleepers(self) -> None:
+        self._release.set()
+        self._release = threading.Event()
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._release.set()
+        self._server.stop()
+
+    def __enter__(self) -> Self:
         self.start()
         return self
 

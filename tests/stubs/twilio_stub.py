@@ -22,11 +22,9 @@ import asyncio
 import base64
 import binascii
 import secrets
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.stubs.server import ServerThread
+from tests.stubs.server import StubServer
 
 API_VERSION = "2010-04-01"
 DEFAULT_FROM = "+15005550006"  # Twilio's magic "valid From" test number
@@ -165,7 +163,7 @@ def _problem(
     )
 
 
-class TwilioStub:
+class TwilioStub(StubServer):
     """The stub server; use as a context manager or through the ``twilio_stub`` fixture."""
 
     def __init__(self, *, account_sid: str | None = None, auth_token: str | None = None) -> None:
@@ -176,7 +174,6 @@ class TwilioStub:
         self.sent: list[SentMessage] = []
         self.requests: list[RecordedRequest] = []
         # Set on stop and reset so that a scripted slow answer never outlives its test.
-        self._release = threading.Event()
         self.app = Starlette(
             routes=[
                 Route(
@@ -187,7 +184,7 @@ class TwilioStub:
                 Route("/{path:path}", self._not_found, methods=["GET", "POST", "DELETE"]),
             ]
         )
-        self._server = ServerThread(self.app)
+        super().__init__(self.app)
 
     @property
     def base_url(self) -> str:
@@ -211,30 +208,10 @@ class TwilioStub:
         return [m for m in self.sent if m.to == to]
 
     def reset(self) -> None:
-        self._release.set()
-        self._release = threading.Event()
+        self._release_sleepers()
         self.scripted = dict(SCRIPTED)
         self.sent.clear()
         self.requests.clear()
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._release.set()
-        self._server.stop()
-
-    def __enter__(self) -> TwilioStub:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- the API ------------------------------------------------------------------
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections import deque
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.stubs.server import ServerThread
+from tests.stubs.server import StubServer
 from transports.webhook import DELIVERY_ID_HEADER, SIGNATURE_HEADER, verify_signature
 
 
@@ -47,14 +45,13 @@ class Delivery:
         return self.headers.get(DELIVERY_ID_HEADER.lower())
 
 
-class WebhookReceiver:
+class WebhookReceiver(StubServer):
     def __init__(self, secret: str = "whsec-test-0123456789abcdef") -> None:
         self.secret = secret
         self.deliveries: list[Delivery] = []
         self.answers: deque[Answer] = deque()
-        self._release = threading.Event()
         self.app = Starlette(routes=[Route("/hook", self._hook, methods=["POST"])])
-        self._server = ServerThread(self.app)
+        super().__init__(self.app)
 
     @property
     def url(self) -> str:
@@ -65,29 +62,9 @@ class WebhookReceiver:
         self.answers.extend(a if isinstance(a, Answer) else Answer(a) for a in answers)
 
     def reset(self) -> None:
-        self._release.set()
-        self._release = threading.Event()
+        self._release_sleepers()
         self.deliveries.clear()
         self.answers.clear()
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._release.set()
-        self._server.stop()
-
-    def __enter__(self) -> WebhookReceiver:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     async def _hook(self, request: Request) -> Response:
         raw = await request.body()
