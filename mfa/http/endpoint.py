@@ -33,6 +33,7 @@ class Endpoint:
     summary: str
     body: type[Body] | None = None  # None: GET/DELETE, no body read
     response: type[BaseModel] | None = None  # None with status 204
+    many: bool = False  # the response is a JSON array of ``response``
     status: int = 200
     auth: Auth = "none"
     scope: str | None = None

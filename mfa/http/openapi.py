@@ -98,11 +98,12 @@ def _responses(ep: Endpoint) -> dict[str, Any]:
     if ep.status == 204:
         out["204"] = {"description": "Done"}
     else:
-        content = (
-            {"application/json": {"schema": _ref(ep.response)}}
-            if ep.response
-            else {"application/json": {}}
-        )
+        schema: dict[str, Any] = {}
+        if ep.response is not None:
+            schema = _ref(ep.response)
+            if ep.many:
+                schema = {"type": "array", "items": schema}
+        content = {"application/json": {"schema": schema} if schema else {}}
         out[str(ep.status)] = {"description": "Success", "content": content}
     by_status: dict[int, list[str]] = defaultdict(list)
     body_errors = ("invalid_body",) if ep.body is not None else ()
