@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from http import HTTPStatus
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,8 +39,6 @@ def error_response(
     body = exc.to_body()
     status = status or exc.status
     if status != exc.status:
-        from http import HTTPStatus
-
         body["statusCode"] = status
         body["error"] = HTTPStatus(status).phrase
     all_headers = {**exc.headers(), **(headers or {}), "X-Request-Id": request_id}
