@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from http import HTTPStatus
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from starlette.exceptions import HTTPException
