@@ -327,3 +327,17 @@ async def test_cors_for_browsers_on_another_origin(service: MFAService) -> None:
         assert "x-request-id" in r.headers["access-control-expose-headers"].lower()
         other = await http.post("/api/transaction-state", headers={"Origin": "https://evil.test"})
         assert "access-control-allow-origin" not in other.headers
+
+
+async def test_app_refuses_to_start_on_an_outdated_schema(settings: Settings) -> None:
+    from mfa.storage.base import SchemaOutdated
+
+    app = create_app(settings.replace(auto_migrate=False))
+    with pytest.raises(SchemaOutdated, match="mfa db upgrade"):
+        async with app.router.lifespan_context(app):
+            pass
+    await app.state.mfa.close()
+    # Told to upgrade, the same file starts.
+    app = create_app(settings.replace(auto_migrate=True))
+    async with app.router.lifespan_context(app):
+        assert (await app.state.mfa.durable.list_tenants()) == []
