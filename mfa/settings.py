@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 FACTORS: tuple[str, ...] = ("otp", "sms", "push", "recovery-code")
@@ -66,7 +66,6 @@ class Settings:
     argon2_profile: Literal["rfc9106_low_memory", "cheapest"] = "rfc9106_low_memory"
     # Where generated development keys are kept when none are configured.
     dev_keys_path: str = "mfa-dev-keys.json"
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -87,8 +86,6 @@ class Settings:
         env = os.environ if environ is None else environ
         kw: dict[str, object] = {}
         for f in dataclasses.fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get("MFA_" + f.name.upper())
             if raw is None or raw == "":
                 continue

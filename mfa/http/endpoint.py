@@ -8,8 +8,8 @@ Every refusal is a catalogue error, so the boundary only has to render it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -20,7 +20,7 @@ from starlette.routing import Route
 from mfa.errors import FieldRequired, InvalidBody, InvalidQueryString
 from mfa.schemas import Body
 
-Auth = Literal["none", "start", "transaction", "api_key", "device", "ticket"]
+Auth = Literal["none", "start", "transaction", "api_key"]
 B = TypeVar("B", bound=Body)
 Handler = Callable[[Request, Any], Awaitable[Any]]
 
@@ -40,7 +40,6 @@ class Endpoint:
     query: frozenset[str] = frozenset()
     errors: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-    extra_responses: Mapping[int, str] = field(default_factory=dict)
 
     def route(self, max_body_bytes: int) -> Route:
         async def endpoint(request: Request) -> Response:
