@@ -27,9 +27,10 @@ from mfa.errors import (
 )
 from mfa.factors import recovery
 from mfa.keys import new_api_key
+from mfa.names import Quota
 from mfa.schemas import Scope
 from mfa.settings import FACTORS, FEATURES
-from mfa.storage.base import ApiKey, Conflict, Enrollment, Quota, Tenant
+from mfa.storage.base import ApiKey, Conflict, Enrollment, Tenant
 
 if TYPE_CHECKING:
     from mfa.service import MFAService

@@ -18,8 +18,9 @@ from typing import Any
 from mfa.admin import OPERATOR, enrollment_view, iso, quotas_view, tenant_view
 from mfa.errors import MFAError
 from mfa.keys import generate_encryption_key, generate_signing_jwk
+from mfa.names import Quota
 from mfa.settings import FACTORS, Settings, SettingsError
-from mfa.storage.base import BackendUnavailable, Quota, SchemaOutdated
+from mfa.storage.base import BackendUnavailable, SchemaOutdated
 
 QUOTA_CHOICES = ("sms_per_user", "pn_per_user", "sms_per_tenant", "pn_per_tenant")
 

@@ -55,8 +55,8 @@ from mfa.errors import (
     from_body,
 )
 from mfa.factors import totp
+from mfa.names import Quota
 from mfa.service import VerifiedResult
-from mfa.storage.base import Quota
 
 __all__ = [
     "AsyncClient",

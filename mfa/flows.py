@@ -42,6 +42,7 @@ from mfa.errors import (
     TooManySmsPerTenant,
 )
 from mfa.factors import phone, recovery, totp
+from mfa.names import Channel
 from mfa.storage.base import (
     AttemptLimits,
     AttemptOutcome,
@@ -436,7 +437,7 @@ class Flows:
         decision = await s.ephemeral.consume_quota(
             tx.tenant_id,
             tx.user_id,
-            "sms",
+            Channel.SMS,
             tenant.quotas["sms_per_user"],
             tenant.quotas["sms_per_tenant"],
         )
@@ -452,7 +453,7 @@ class Flows:
             "sms_expires_at": s.clock() + s.settings.sms_code_ttl_seconds,
         }
         if not await s.ephemeral.update_transaction(tx.tenant_id, tx.txid, data=changes):
-            await s.ephemeral.refund_quota(tx.tenant_id, tx.user_id, "sms")
+            await s.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.SMS)
             raise _gone(tx.kind)
         message = SmsMessage(
             to=e164,
@@ -463,5 +464,5 @@ class Flows:
         try:
             await s.sms.send(message)
         except InvalidPhoneNumber:
-            await s.ephemeral.refund_quota(tx.tenant_id, tx.user_id, "sms")
+            await s.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.SMS)
             raise

@@ -12,6 +12,7 @@ from mfa.admin import Principal, enrollment_view, iso, quotas_view, tenant_view
 from mfa.catalogue import catalogue_json
 from mfa.errors import InvalidBearerFormat, ServiceUnavailable
 from mfa.http.endpoint import Endpoint
+from mfa.names import Quota
 from mfa.schemas import (
     ApiKeyResponse,
     Body,
@@ -30,7 +31,6 @@ from mfa.schemas import (
     UserBody,
 )
 from mfa.service import MFAService
-from mfa.storage.base import Quota
 from mfa.tokens import parse_authorization
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from mfa.names import DEFAULT_FACTORS, DEFAULT_FEATURES, DEFAULT_QUOTAS, Quota
 from mfa.settings import Settings
 from mfa.storage.base import (
-    DEFAULT_FACTORS,
-    DEFAULT_FEATURES,
-    DEFAULT_QUOTAS,
     ApiKey,
     AttemptLimits,
     AttemptOutcome,
@@ -18,7 +16,6 @@ from mfa.storage.base import (
     DurableStore,
     Enrollment,
     EphemeralStore,
-    Quota,
     QuotaDecision,
     SchemaOutdated,
     Tenant,

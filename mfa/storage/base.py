@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-Factor = Literal["otp", "sms", "push", "recovery-code"]
-QuotaName = Literal["sms_per_user", "pn_per_user", "sms_per_tenant", "pn_per_tenant"]
-Channel = Literal["sms", "pn"]
+from mfa.names import DEFAULT_FACTORS, DEFAULT_FEATURES, DEFAULT_QUOTAS, Channel, Quota
 
 
 class BackendUnavailable(Exception):
@@ -42,22 +40,6 @@ class Conflict(Exception):
 
 
 # --------------------------------------------------------------------------- durable
-
-
-@dataclass(frozen=True, slots=True)
-class Quota:
-    limit: int
-    window_seconds: int
-
-
-DEFAULT_QUOTAS: dict[str, Quota] = {
-    "sms_per_user": Quota(10, 3600),
-    "pn_per_user": Quota(20, 3600),
-    "sms_per_tenant": Quota(1000, 86400),
-    "pn_per_tenant": Quota(10000, 86400),
-}
-DEFAULT_FACTORS: dict[str, bool] = {"otp": True, "sms": True, "push": True, "recovery-code": True}
-DEFAULT_FEATURES: dict[str, bool] = {"enrollment": True, "device_management": True}
 
 
 @dataclass(frozen=True, slots=True)

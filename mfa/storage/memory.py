@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mfa.names import Channel, Quota
 from mfa.storage._shared import check_attempt_args, replay_mark_seconds
 from mfa.storage.base import (
     AttemptLimits,
     AttemptOutcome,
-    Channel,
-    Quota,
     QuotaDecision,
     Transaction,
     TxState,

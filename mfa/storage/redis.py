@@ -36,13 +36,12 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.maint_notifications import MaintNotificationsConfig
 
+from mfa.names import Channel, Quota
 from mfa.storage._shared import check_attempt_args, replay_mark_seconds
 from mfa.storage.base import (
     AttemptLimits,
     AttemptOutcome,
     BackendUnavailable,
-    Channel,
-    Quota,
     QuotaDecision,
     Transaction,
     TxState,

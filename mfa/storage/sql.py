@@ -24,15 +24,12 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from mfa.names import DEFAULT_FACTORS, DEFAULT_FEATURES, DEFAULT_QUOTAS, Quota
 from mfa.storage.base import (
-    DEFAULT_FACTORS,
-    DEFAULT_FEATURES,
-    DEFAULT_QUOTAS,
     ApiKey,
     BackendUnavailable,
     Conflict,
     Enrollment,
-    Quota,
     SchemaOutdated,
     Tenant,
 )
