@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 import mfa
-from mfa.admin import OPERATOR
 from mfa.storage.base import Conflict
 
 TENANT = "example"
@@ -35,15 +34,15 @@ service: mfa.MFAService = mfa_app.state.mfa
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     async with mfa_app.router.lifespan_context(mfa_app):
         with contextlib.suppress(mfa.MFAError, Conflict):  # created on an earlier run
-            await service.admin.create_tenant(OPERATOR, TENANT, "Example Inc")
+            await service.admin.create_tenant(TENANT, "Example Inc")
         yield
 
 
 async def login(request: Request) -> JSONResponse:
     user = request.query_params.get("user", "alice")
-    token, _ = await service.admin.issue_request_token(OPERATOR, TENANT, user)
+    issued = await service.admin.issue_request_token(TENANT, user)
     service_url = str(request.base_url).rstrip("/") + "/mfa"
-    return JSONResponse({"request_token": token, "service_url": service_url})
+    return JSONResponse({"request_token": issued.token, "service_url": service_url})
 
 
 async def mfa_done(request: Request) -> JSONResponse:

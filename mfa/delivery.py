@@ -3,8 +3,8 @@
 Modelled on httpx's transport: the whole contract is one ``send`` and one
 ``aclose``. Adapters live in the top-level :mod:`transports` package (Twilio,
 webhook, console, an in-memory outbox for tests) and depend on this module, never
-the reverse: :func:`load_sms_transport` finds the configured adapter by name at
-start-up, so mfa imports no vendor SDK it is not configured to use.
+the reverse: :func:`load_sms_transport` finds the configured adapter by name (an entry
+point) at start-up, so mfa imports no vendor SDK it is not configured to use.
 
 An adapter translates its vendor's failures once, at the boundary, into the
 catalogue's exceptions: :class:`~mfa.errors.InvalidPhoneNumber` when the provider
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
-from mfa.settings import Settings
+from mfa.settings import Settings, SettingsError
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,34 +57,64 @@ class PushTransport(Protocol):
     async def aclose(self) -> None: ...
 
 
-_SMS_ADAPTERS = {
-    "console": "transports.console:ConsoleSmsTransport",
-    "outbox": "transports.outbox:Outbox",
-    "twilio": "transports.twilio_sms:TwilioSmsTransport",
-    "webhook": "transports.webhook:WebhookSmsTransport",
+# Transports register under these entry-point groups, so a third-party package
+# adds one without touching mfa (``[project.entry-points."mfa.sms_transports"]``).
+# The bundled ones are also listed here, so a source tree that was never
+# installed (no entry-point metadata) still finds them.
+SMS_GROUP = "mfa.sms_transports"
+PUSH_GROUP = "mfa.push_transports"
+_BUNDLED: dict[str, dict[str, str]] = {
+    SMS_GROUP: {
+        "console": "transports.console:ConsoleSmsTransport",
+        "outbox": "transports.outbox:Outbox",
+        "twilio": "transports.twilio_sms:TwilioSmsTransport",
+        "webhook": "transports.webhook:WebhookSmsTransport",
+    },
+    PUSH_GROUP: {
+        "console": "transports.console:ConsolePushTransport",
+        "outbox": "transports.outbox:PushOutbox",
+        "webhook": "transports.webhook:WebhookPushTransport",
+    },
 }
-_PUSH_ADAPTERS = {
-    "console": "transports.console:ConsolePushTransport",
-    "outbox": "transports.outbox:PushOutbox",
-    "webhook": "transports.webhook:WebhookPushTransport",
-}
+_SETTING = {SMS_GROUP: "MFA_SMS_TRANSPORT", PUSH_GROUP: "MFA_PUSH_TRANSPORT"}
 
 
-def _load(table: dict[str, str], name: str, settings: Settings) -> Any:
+def transport_names(group: str) -> dict[str, str]:
+    """Name → ``module:attr`` of every transport installed in ``group``."""
+    found = dict(_BUNDLED[group])
+    for ep in entry_points(group=group):
+        found[ep.name] = ep.value
+    return found
+
+
+def check_transport_name(group: str, name: str) -> None:
+    known = transport_names(group)
+    if name not in known:
+        raise SettingsError(
+            f"{_SETTING[group]}={name!r} names no installed transport; "
+            f"installed: {', '.join(sorted(known))}"
+        )
+
+
+def _load(group: str, name: str, settings: Settings) -> Any:
+    check_transport_name(group, name)
+    module_name, _, attr = transport_names(group)[name].partition(":")
     try:
-        target = table[name]
-    except KeyError:
-        raise ValueError(f"no transport named {name!r}; known: {', '.join(table)}") from None
-    module_name, _, attr = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
+        cls = getattr(importlib.import_module(module_name), attr)
+    except ImportError as exc:
+        # A bundled vendor transport whose SDK is an optional extra.
+        raise SettingsError(
+            f"{_SETTING[group]}={name} needs a package that is not installed "
+            f"({exc.name or exc}): pip install 'mfa[{name}]'"
+        ) from None
     return cls.from_settings(settings)
 
 
 def load_sms_transport(settings: Settings) -> SmsTransport:
-    transport: SmsTransport = _load(_SMS_ADAPTERS, settings.sms_transport, settings)
+    transport: SmsTransport = _load(SMS_GROUP, settings.sms_transport, settings)
     return transport
 
 
 def load_push_transport(settings: Settings) -> PushTransport:
-    transport: PushTransport = _load(_PUSH_ADAPTERS, settings.push_transport, settings)
+    transport: PushTransport = _load(PUSH_GROUP, settings.push_transport, settings)
     return transport

@@ -9,31 +9,29 @@ transactions), with the same exceptions.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mfa.admin import Admin
+from mfa.context import Context
 from mfa.delivery import PushTransport, SmsTransport, load_push_transport, load_sms_transport
-from mfa.errors import FeatureDisabled, InvalidToken, TenantNotFound
+from mfa.errors import InvalidToken
 from mfa.factors.recovery import RecoveryHasher
+from mfa.flows import Flows
 from mfa.keys import KeyMaterial, load_keys
+from mfa.principals import Authenticator
+from mfa.sealing import Sealer
 from mfa.settings import Settings
 from mfa.storage import durable_store_from_settings, ephemeral_store_from_settings
-from mfa.storage.base import DurableStore, EphemeralStore, Tenant
+from mfa.storage.base import DurableStore, EphemeralStore
 from mfa.storage.memory import MemoryEphemeralStore
+from mfa.tenants import TenantCache
 from mfa.tokens import TokenCodec
 
 log = logging.getLogger("mfa")
-
-# How long a tenant's settings are reused before being read again. Writes through
-# this process invalidate at once; other workers see a toggle within this delay.
-TENANT_CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +74,9 @@ class VerifiedResult:
 
 
 class MFAService:
+    """The composition root: builds the :class:`~mfa.context.Context` from settings
+    (or from the collaborators passed in) and hands it to each part."""
+
     def __init__(
         self,
         settings: Settings | None = None,
@@ -88,29 +89,69 @@ class MFAService:
         keys: KeyMaterial | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
-        self.clock = clock
-        self.keys = keys or load_keys(self.settings)
-        self.codec = TokenCodec(self.keys.signing, clock=clock)
-        self.durable = durable or durable_store_from_settings(self.settings)
-        self.ephemeral = ephemeral or ephemeral_store_from_settings(self.settings, clock=clock)
-        self.sms = sms or load_sms_transport(self.settings)
-        self.push = push or load_push_transport(self.settings)
-        self.hasher = RecoveryHasher(self.settings.argon2_profile)
-        self.admin_key = self.settings.admin_key or self.keys.admin_key
-        self._sms_secret = hmac.new(
-            self.keys.signing.newest.hmac_secret, b"sms codes", hashlib.sha256
-        ).digest()
-        self._tenants: dict[str, tuple[float, Tenant]] = {}
-        self._tenant_loads: dict[str, asyncio.Future[Tenant]] = {}
+        keys = keys or load_keys(self.settings)
+        # "is None", not "or": an empty Outbox is falsy (it has __len__) and a
+        # transport passed in must never be swapped for the configured one.
+        if durable is None:
+            durable = durable_store_from_settings(self.settings)
+        if ephemeral is None:
+            ephemeral = ephemeral_store_from_settings(self.settings, clock=clock)
+        if sms is None:
+            sms = load_sms_transport(self.settings)
+        if push is None:
+            push = load_push_transport(self.settings)
+        self.ctx = Context(
+            settings=self.settings,
+            clock=clock,
+            keys=keys,
+            codec=TokenCodec(keys.signing, clock=clock),
+            durable=durable,
+            ephemeral=ephemeral,
+            sms=sms,
+            push=push,
+            hasher=RecoveryHasher(self.settings.argon2_profile),
+            tenants=TenantCache(durable),
+            sealer=Sealer(keys.encryption),
+        )
+        self.admin_key = self.settings.admin_key or keys.admin_key
+        self.authenticator = Authenticator(durable, self.admin_key)
+        self.admin = Admin(self.ctx)
+        self.flows = Flows(self.ctx)
         self._open = False
         self._open_lock = asyncio.Lock()
 
-        # Imported here: both modules use this one, and they are the service's halves.
-        from mfa.admin import Admin
-        from mfa.flows import Flows
+    # The collaborators, for hosts and tests that reach for them.
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.ctx.clock
 
-        self.admin = Admin(self)
-        self.flows = Flows(self)
+    @property
+    def keys(self) -> KeyMaterial:
+        return self.ctx.keys
+
+    @property
+    def codec(self) -> TokenCodec:
+        return self.ctx.codec
+
+    @property
+    def durable(self) -> DurableStore:
+        return self.ctx.durable
+
+    @property
+    def ephemeral(self) -> EphemeralStore:
+        return self.ctx.ephemeral
+
+    @property
+    def sms(self) -> SmsTransport:
+        return self.ctx.sms
+
+    @property
+    def push(self) -> PushTransport:
+        return self.ctx.push
+
+    @property
+    def hasher(self) -> RecoveryHasher:
+        return self.ctx.hasher
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -154,95 +195,10 @@ class MFAService:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # ------------------------------------------------------------------ tenants
-
-    async def tenant(self, tenant_id: str) -> Tenant:
-        """The tenant's settings, read at most once a second per process.
-
-        One read is in flight per tenant at a time: when the entry expires under
-        load, requests that find a stale entry keep using it while one refresh
-        runs, instead of all of them reading the database at once.
-        """
-        cached = self._tenants.get(tenant_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        loading = self._tenant_loads.get(tenant_id)
-        if loading is None:
-            loading = asyncio.ensure_future(self._load_tenant(tenant_id))
-            self._tenant_loads[tenant_id] = loading
-            loading.add_done_callback(lambda f: self._loaded(tenant_id, f))
-        elif cached is not None:
-            return cached[1]
-        return await asyncio.shield(loading)
-
-    async def _load_tenant(self, tenant_id: str) -> Tenant:
-        tenant = await self.durable.get_tenant(tenant_id)
-        if tenant is None:
-            self._tenants.pop(tenant_id, None)
-            raise TenantNotFound()
-        self._tenants[tenant_id] = (time.monotonic() + TENANT_CACHE_SECONDS, tenant)
-        return tenant
-
-    def _loaded(self, tenant_id: str, future: asyncio.Future[Tenant]) -> None:
-        if self._tenant_loads.get(tenant_id) is future:
-            del self._tenant_loads[tenant_id]
-        if not future.cancelled():
-            future.exception()  # retrieved here, so a failure nobody awaited is not logged
-
-    def forget_tenant(self, tenant_id: str) -> None:
-        self._tenants.pop(tenant_id, None)
-        self._tenant_loads.pop(tenant_id, None)
-
-    def factor_available(self, tenant: Tenant, factor: str) -> bool:
-        """Switched on by the tenant admin and not switched off by the operator."""
-        return tenant.factors.get(factor, False) and factor not in self.settings.disabled_factors
-
-    def require_global(self, factor: str) -> None:
-        if factor in self.settings.disabled_factors:
-            raise FeatureDisabled(method=factor)
-
-    # ------------------------------------------------------------------ secrets
-
-    @staticmethod
-    def _aad(tenant_id: str, enrollment_id: str, purpose: str) -> bytes:
-        return f"{tenant_id}/{enrollment_id}/{purpose}".encode()
-
-    def seal(self, tenant_id: str, enrollment_id: str, purpose: str, plaintext: str) -> bytes:
-        aad = self._aad(tenant_id, enrollment_id, purpose)
-        return self.keys.encryption.encrypt(plaintext.encode(), aad)
-
-    def unseal(self, tenant_id: str, enrollment_id: str, purpose: str, blob: bytes) -> str:
-        aad = self._aad(tenant_id, enrollment_id, purpose)
-        return self.keys.encryption.decrypt(blob, aad).decode()
-
-    @staticmethod
-    def b64(blob: bytes) -> str:
-        return base64.b64encode(blob).decode()
-
-    @staticmethod
-    def unb64(text: str) -> bytes:
-        return base64.b64decode(text)
-
-    def sms_code_hash(self, txid: str, code: str) -> str:
-        """Keyed hash binding an SMS code to its transaction (the code never rests)."""
-        return hmac.new(self._sms_secret, f"{txid}:{code}".encode(), hashlib.sha256).hexdigest()
-
-    @staticmethod
-    def new_id(prefix: str, nbytes: int = 12) -> str:
-        return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
-
     # ------------------------------------------------------------------ results
 
     def sign_result(self, tenant_id: str, user_id: str, txid: str, method: str) -> str:
-        claims: dict[str, Any] = {
-            "sub": user_id,
-            "tid": tenant_id,
-            "txid": txid,
-            "amr": ["mfa", method],
-            "auth0_guardian_method": method,
-            "auth0_guardian_accepted": True,
-        }
-        return self.codec.issue("sig", claims, self.settings.transaction_ttl_seconds)
+        return self.ctx.sign_result(tenant_id, user_id, txid, method)
 
     def verify_result(
         self,

@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-FACTORS: tuple[str, ...] = ("otp", "sms", "push", "recovery-code")
-FEATURES: tuple[str, ...] = ("enrollment", "device_management")
+from mfa.names import Factor
 
-SmsTransportName = Literal["console", "twilio", "webhook", "outbox"]
-PushTransportName = Literal["console", "apns", "fcm", "webhook", "outbox"]
+FACTORS: tuple[str, ...] = tuple(f.value for f in Factor)
+
+# Transport names are open: any installed entry point of mfa.sms_transports or
+# mfa.push_transports (see mfa.delivery). Checked by validate().
+SmsTransportName = str
+PushTransportName = str
 
 
 class SettingsError(ValueError):
@@ -58,7 +61,6 @@ class Settings:
     user_failed_attempts_limit: int = 10
     user_lockout_seconds: int = 900
     sms_code_ttl_seconds: int = 180
-    sms_code_attempts: int = 3
     # Schema: upgrade at start-up instead of refusing an outdated schema.
     # None means "yes for SQLite" (the embedded default), "no" elsewhere.
     auto_migrate: bool | None = None
@@ -101,6 +103,10 @@ class Settings:
                 f"MFA_DISABLED_FACTORS names unknown factors {sorted(unknown)}; "
                 f"known: {', '.join(FACTORS)}"
             )
+        from mfa.delivery import PUSH_GROUP, SMS_GROUP, check_transport_name
+
+        check_transport_name(SMS_GROUP, self.sms_transport)
+        check_transport_name(PUSH_GROUP, self.push_transport)
         if self.sms_transport == "twilio":
             for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from"):
                 if not getattr(self, name):

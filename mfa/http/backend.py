@@ -8,11 +8,20 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mfa.admin import Principal, enrollment_view, iso, quotas_view, tenant_view
+from mfa.admin import Admin
 from mfa.catalogue import catalogue_json
-from mfa.errors import InvalidBearerFormat, ServiceUnavailable
+from mfa.errors import ServiceUnavailable
 from mfa.http.endpoint import Endpoint
+from mfa.http.views import (
+    api_key_view,
+    enrollment_view,
+    factor_view,
+    iso,
+    quotas_view,
+    tenant_view,
+)
 from mfa.names import Quota
+from mfa.principals import Principal
 from mfa.schemas import (
     ApiKeyResponse,
     Body,
@@ -31,7 +40,6 @@ from mfa.schemas import (
     UserBody,
 )
 from mfa.service import MFAService
-from mfa.tokens import parse_authorization
 
 
 class SmsSettingsBody(Body):
@@ -51,133 +59,102 @@ def _service(request: Request) -> MFAService:
     return service
 
 
-async def principal(request: Request) -> Principal:
-    credential = parse_authorization(request.headers.get("authorization"))
-    if credential.kind != "bearer":
-        raise InvalidBearerFormat("The backend API takes an API key as a Bearer token.")
-    return await _service(request).admin.authenticate(credential.value)
+def _admin(request: Request) -> Admin:
+    return _service(request).admin
 
 
 def _tid(request: Request) -> str:
     return str(request.path_params["tenant_id"])
 
 
-async def create_tenant(request: Request, body: CreateTenantBody) -> JSONResponse:
-    admin = _service(request).admin
-    tenant = await admin.create_tenant(await principal(request), body.tenant_id, body.name)
-    return JSONResponse(tenant_view(tenant), status_code=201)
+def _param(request: Request, name: str) -> str:
+    return str(request.path_params[name])
 
 
-async def list_tenants(request: Request, _: None) -> dict[str, Any]:
-    tenants = await _service(request).admin.list_tenants(await principal(request))
-    return {"tenants": [tenant_view(t) for t in tenants]}
+# Handlers run after the Endpoint authorized the caller for the route's scope and
+# tenant (mfa.principals); the principal is on request.state for the few that
+# need more than a yes.
 
 
-async def get_tenant(request: Request, _: None) -> dict[str, Any]:
-    admin = _service(request).admin
-    return tenant_view(await admin.get_tenant(await principal(request), _tid(request)))
+async def create_tenant(request: Request, body: CreateTenantBody) -> TenantResponse:
+    return tenant_view(await _admin(request).create_tenant(body.tenant_id, body.name))
+
+
+async def list_tenants(request: Request, _: None) -> TenantList:
+    return TenantList(tenants=[tenant_view(t) for t in await _admin(request).list_tenants()])
+
+
+async def get_tenant(request: Request, _: None) -> TenantResponse:
+    return tenant_view(await _admin(request).get_tenant(_tid(request)))
 
 
 async def delete_tenant(request: Request, _: None) -> None:
-    await _service(request).admin.delete_tenant(await principal(request), _tid(request))
+    await _admin(request).delete_tenant(_tid(request))
 
 
-async def create_api_key(request: Request, body: CreateApiKeyBody) -> JSONResponse:
-    admin = _service(request).admin
-    record, secret = await admin.create_api_key(
-        await principal(request), _tid(request), body.name, list(body.scopes)
+async def create_api_key(request: Request, body: CreateApiKeyBody) -> ApiKeyResponse:
+    who: Principal = request.state.principal
+    record, secret = await _admin(request).create_api_key(
+        _tid(request), body.name, list(body.scopes), granted_by=who.scopes
     )
-    payload = {
-        "key_id": record.key_id,
-        "key": secret,
-        "tenant_id": record.tenant_id,
-        "name": record.name,
-        "scopes": sorted(record.scopes),
-    }
-    return JSONResponse(payload, status_code=201)
+    return api_key_view(record, secret)
 
 
 async def revoke_api_key(request: Request, _: None) -> None:
-    admin = _service(request).admin
-    await admin.revoke_api_key(
-        await principal(request), _tid(request), str(request.path_params["key_id"])
-    )
+    await _admin(request).revoke_api_key(_tid(request), _param(request, "key_id"))
 
 
-async def list_factors(request: Request, _: None) -> list[dict[str, Any]]:
-    return await _service(request).admin.list_factors(await principal(request), _tid(request))
+async def list_factors(request: Request, _: None) -> list[FactorState]:
+    return [factor_view(t) for t in await _admin(request).list_factors(_tid(request))]
 
 
-async def set_factor(request: Request, body: ToggleBody) -> dict[str, Any]:
-    admin = _service(request).admin
-    who, tid, name = await principal(request), _tid(request), str(request.path_params["name"])
-    await admin.set_factor(who, tid, name, body.enabled)
-    return next(f for f in await admin.list_factors(who, tid) if f["name"] == name)
+async def set_factor(request: Request, body: ToggleBody) -> FactorState:
+    name = _param(request, "name")
+    return factor_view(await _admin(request).set_factor(_tid(request), name, body.enabled))
 
 
-async def set_feature(request: Request, body: ToggleBody) -> dict[str, Any]:
-    admin = _service(request).admin
-    name = str(request.path_params["name"])
-    tenant = await admin.set_feature(await principal(request), _tid(request), name, body.enabled)
-    return {"name": name, "enabled": tenant.features[name]}
+async def set_feature(request: Request, body: ToggleBody) -> FeatureState:
+    name = _param(request, "name")
+    tenant = await _admin(request).set_feature(_tid(request), name, body.enabled)
+    return FeatureState(name=name, enabled=tenant.features[name])
 
 
-async def get_quotas(request: Request, _: None) -> dict[str, Any]:
-    quotas = await _service(request).admin.get_quotas(await principal(request), _tid(request))
-    return quotas_view(quotas)
+async def get_quotas(request: Request, _: None) -> QuotasResponse:
+    return quotas_view(await _admin(request).get_quotas(_tid(request)))
 
 
-async def put_quotas(request: Request, body: QuotasBody) -> dict[str, Any]:
+async def put_quotas(request: Request, body: QuotasBody) -> QuotasResponse:
     changes = {name: Quota(q.limit, q.window_seconds) for name, q in body if q is not None}
-    admin = _service(request).admin
-    return quotas_view(await admin.set_quotas(await principal(request), _tid(request), changes))
+    return quotas_view(await _admin(request).set_quotas(_tid(request), changes))
 
 
-async def put_sms_settings(request: Request, body: SmsSettingsBody) -> dict[str, int]:
-    admin = _service(request).admin
-    tenant = await admin.set_sms_otp_length(
-        await principal(request), _tid(request), body.otp_length
-    )
-    return {"otp_length": tenant.sms_otp_length}
+async def put_sms_settings(request: Request, body: SmsSettingsBody) -> SmsSettingsResponse:
+    tenant = await _admin(request).set_sms_otp_length(_tid(request), body.otp_length)
+    return SmsSettingsResponse(otp_length=tenant.sms_otp_length)
 
 
-async def request_token(request: Request, body: UserBody) -> dict[str, str]:
-    admin = _service(request).admin
-    token, expires = await admin.issue_request_token(
-        await principal(request), _tid(request), body.user_id
-    )
-    return {"request_token": token, "expires_at": iso(expires)}
+async def request_token(request: Request, body: UserBody) -> RequestTokenResponse:
+    issued = await _admin(request).issue_request_token(_tid(request), body.user_id)
+    return RequestTokenResponse(request_token=issued.token, expires_at=iso(issued.expires_at))
 
 
-async def enrollment_ticket(request: Request, body: UserBody) -> dict[str, str]:
-    admin = _service(request).admin
-    ticket, expires = await admin.issue_enrollment_ticket(
-        await principal(request), _tid(request), body.user_id
-    )
-    return {"ticket_id": ticket, "expires_at": iso(expires)}
+async def enrollment_ticket(request: Request, body: UserBody) -> TicketResponse:
+    issued = await _admin(request).issue_enrollment_ticket(_tid(request), body.user_id)
+    return TicketResponse(ticket_id=issued.token, expires_at=iso(issued.expires_at))
 
 
-async def list_enrollments(request: Request, _: None) -> list[dict[str, Any]]:
-    admin = _service(request).admin
-    found = await admin.list_enrollments(
-        await principal(request), _tid(request), str(request.path_params["user_id"])
-    )
+async def list_enrollments(request: Request, _: None) -> list[EnrollmentResponse]:
+    found = await _admin(request).list_enrollments(_tid(request), _param(request, "user_id"))
     return [enrollment_view(e) for e in found]
 
 
 async def delete_enrollment(request: Request, _: None) -> None:
-    admin = _service(request).admin
-    await admin.delete_enrollment(
-        await principal(request), _tid(request), str(request.path_params["enrollment_id"])
-    )
+    await _admin(request).delete_enrollment(_tid(request), _param(request, "enrollment_id"))
 
 
-async def regenerate_recovery(request: Request, body: Body) -> dict[str, str]:
-    admin = _service(request).admin
-    code = await admin.regenerate_recovery_code(
-        await principal(request), _tid(request), str(request.path_params["user_id"])
-    )
-    return {"recovery_code": code}
+async def regenerate_recovery(request: Request, body: Body) -> RecoveryCodeResponse:
+    code = await _admin(request).regenerate_recovery_code(_tid(request), _param(request, "user_id"))
+    return RecoveryCodeResponse(recovery_code=code)
 
 
 async def error_catalogue(request: Request, _: None) -> list[dict[str, object]]:

@@ -17,8 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mfa.errors import FieldRequired, InvalidBody, InvalidQueryString
+from mfa.errors import FieldRequired, InvalidBearerFormat, InvalidBody, InvalidQueryString
+from mfa.principals import Principal, authorize
 from mfa.schemas import Body
+from mfa.tokens import parse_authorization
 
 Auth = Literal["none", "start", "transaction", "api_key"]
 B = TypeVar("B", bound=Body)
@@ -41,9 +43,17 @@ class Endpoint:
     errors: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.auth == "api_key" and self.scope is None:
+            raise TypeError(f"{self.method} {self.path}: an api_key route must declare its scope")
+
     def route(self, max_body_bytes: int) -> Route:
         async def endpoint(request: Request) -> Response:
             _check_query(request, self.query)
+            if self.auth == "api_key":
+                # Before the body is read and long before the handler runs: a call
+                # the key may not make has no effect at all.
+                request.state.principal = await _authorize(request, str(self.scope))
             parsed = (
                 await read_body(request, self.body, max_body_bytes)
                 if self.body is not None
@@ -53,6 +63,16 @@ class Endpoint:
             return _respond(result, self.status)
 
         return Route(self.path, endpoint, methods=[self.method], name=self.handler.__name__)
+
+
+async def _authorize(request: Request, scope: str) -> Principal:
+    credential = parse_authorization(request.headers.get("authorization"))
+    if credential.kind != "bearer":
+        raise InvalidBearerFormat("The backend API takes an API key as a Bearer token.")
+    principal: Principal = await request.app.state.mfa.authenticator.authenticate(credential.value)
+    tenant_id = request.path_params.get("tenant_id")
+    authorize(principal, scope, None if tenant_id is None else str(tenant_id))
+    return principal
 
 
 def _check_query(request: Request, allowed: frozenset[str]) -> None:

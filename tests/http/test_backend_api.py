@@ -199,3 +199,58 @@ async def test_readyz_and_healthz(api: Api) -> None:
     assert (await api.http.get("/healthz")).json() == {"status": "ok"}
     r = await api.http.get("/readyz")
     assert r.status_code == 200 and r.json()["checks"] == {"database": "ok", "ephemeral": "ok"}
+
+
+async def _snapshot(api: Api, tenant: str, user: str) -> Any:
+    """Everything a backend route can change, read as the operator."""
+    service = api.service
+    t = await service.durable.get_tenant(tenant)
+    keys = sorted(k.key_id for k in await service.durable.list_api_keys(tenant))
+    enrollment = await service.durable.get_user_enrollment(tenant, user)
+    return t, keys, enrollment
+
+
+async def test_every_backend_route_checks_its_declared_scope_before_any_effect(
+    api: Api, clock: FrozenClock
+) -> None:
+    """Walks the declared endpoints (not a hand-kept list): a tenant key holding
+    every scope but the route's own is refused, and nothing changed."""
+    from mfa.http import backend
+
+    await api.tenant()
+    await enroll(api, clock, "u")
+    bodies: dict[str, Any] = {path.format(t="acme"): body for _, path, body in ROUTES}
+    walked = 0
+    for ep in backend.ENDPOINTS:
+        if ep.auth != "api_key":
+            continue
+        assert ep.scope is not None
+        path = ep.path.format(
+            tenant_id="acme", key_id="key_x", name="otp", user_id="u", enrollment_id="dev_x"
+        )
+        if ep.scope == "factors:write" and ep.path.endswith("/factors/{name}"):
+            body: Any = {"enabled": False}
+        else:
+            body = bodies.get(
+                path, {"tenant_id": "x", "name": "X"} if ep.method == "POST" else None
+            )
+        before = await _snapshot(api, "acme", "u")
+        key = await make_key(api, "acme", sorted(ALL_SCOPES - {"tenants:write", ep.scope}))
+        r = await api.http.request(ep.method, path, json=body, headers=_auth(key))
+        assert_error(r, 403, "insufficient_scope")
+        await api.http.delete(f"/api/tenants/acme/api-keys/{key['key_id']}", headers=api.admin)
+        assert await _snapshot(api, "acme", "u") == before, f"{ep.method} {ep.path} changed state"
+        walked += 1
+    assert walked >= len(ROUTES)
+
+
+async def test_write_scope_alone_changes_a_toggle_and_answers_it(api: Api) -> None:
+    """Once a bug: PUT .../factors/{f} saved the toggle, then refused because it
+    re-read the factors with a factors:read check."""
+    await api.tenant()
+    writer = await make_key(api, "acme", ["factors:write"])
+    r = await api.http.put(
+        "/api/tenants/acme/factors/sms", json={"enabled": False}, headers=_auth(writer)
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"name": "sms", "enabled": False, "available": False}

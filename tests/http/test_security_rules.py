@@ -87,7 +87,7 @@ async def test_sms_code_is_only_kept_as_a_keyed_hash(api: Api, outbox: Outbox) -
     assert tx is not None
     kept = json.dumps(tx.data)
     assert code not in kept and MOBILE not in kept
-    assert tx.data["sms_code"] == api.service.sms_code_hash(tx.txid, code)
+    assert tx.data["sms_code"] == api.service.ctx.sms_code_hash(tx.txid, code)
 
 
 async def test_seed_in_the_ephemeral_store_is_sealed(api: Api) -> None:
@@ -117,7 +117,7 @@ class ThreadRecordingHasher(RecoveryHasher):
 
 async def test_argon2_runs_off_the_event_loop(api: Api, clock: FrozenClock) -> None:
     recorder = ThreadRecordingHasher()
-    api.service.hasher = recorder
+    api.service.ctx.hasher = recorder
     await api.tenant()
     start = await api.start("acme", "erin")
     code = totp.code_at(start["device_account"]["otp_secret"], clock())

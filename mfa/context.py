@@ -1,0 +1,110 @@
+"""The context every part of the service receives: what it may use, built once.
+
+:class:`Context` is a plain record of the service's collaborators (settings,
+clock, keys and token codec, stores, transports, the tenant cache, sealing, the
+recovery-code hasher) plus the few rules that several parts share. The
+transaction engine (:mod:`mfa.flows`) and the backend operations
+(:mod:`mfa.admin`) take one and nothing else, so neither knows how the service
+is assembled; only :mod:`mfa.service`, the composition root, builds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mfa.delivery import PushTransport, SmsTransport
+from mfa.errors import FeatureDisabled
+from mfa.factors.recovery import RecoveryHasher
+from mfa.keys import KeyMaterial
+from mfa.names import Factor, TxKind
+from mfa.sealing import Sealer
+from mfa.settings import Settings
+from mfa.storage.base import AttemptLimits, DurableStore, EphemeralStore, Tenant
+from mfa.tenants import TenantCache
+from mfa.tokens import TokenCodec
+
+
+@dataclass(eq=False)
+class Context:
+    settings: Settings
+    clock: Callable[[], float]
+    keys: KeyMaterial
+    codec: TokenCodec
+    durable: DurableStore
+    ephemeral: EphemeralStore
+    sms: SmsTransport
+    push: PushTransport
+    hasher: RecoveryHasher
+    tenants: TenantCache
+    sealer: Sealer
+    limits: AttemptLimits = field(init=False)
+    _sms_secret: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.limits = AttemptLimits(
+            per_transaction=s.otp_attempts_per_transaction,
+            per_user=s.user_failed_attempts_limit,
+            lockout_seconds=s.user_lockout_seconds,
+        )
+        self._sms_secret = hmac.new(
+            self.keys.signing.newest.hmac_secret, b"sms codes", hashlib.sha256
+        ).digest()
+
+    # ------------------------------------------------------------------ factors
+
+    def factor_available(self, tenant: Tenant, factor: str) -> bool:
+        """Switched on by the tenant admin, not switched off by the operator, and
+        servable by this deployment (push needs its routes)."""
+        return (
+            tenant.factors.get(factor, False)
+            and factor not in self.settings.disabled_factors
+            and factor in self.servable_factors
+        )
+
+    @property
+    def servable_factors(self) -> frozenset[str]:
+        """Factors this build of the service can run end to end. Offering one it
+        cannot run would make a real client show a button that cannot work."""
+        return SERVABLE_FACTORS
+
+    def require_global(self, factor: str) -> None:
+        if factor in self.settings.disabled_factors:
+            raise FeatureDisabled(method=factor)
+
+    # ------------------------------------------------------------------ secrets
+
+    def sms_code_hash(self, txid: str, code: str) -> str:
+        """Keyed hash binding an SMS code to its transaction (the code never rests)."""
+        return hmac.new(self._sms_secret, f"{txid}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def new_id(prefix: str, nbytes: int = 12) -> str:
+        return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
+
+    # ------------------------------------------------------------------ results
+
+    def sign_result(self, tenant_id: str, user_id: str, txid: str, method: str) -> str:
+        """The result signature a host verifies (ES256, against the JWKS)."""
+        claims: dict[str, Any] = {
+            "sub": user_id,
+            "tid": tenant_id,
+            "txid": txid,
+            "amr": ["mfa", method],
+            "auth0_guardian_method": method,
+            "auth0_guardian_accepted": True,
+        }
+        return self.codec.issue("sig", claims, self.settings.transaction_ttl_seconds)
+
+    def tx_token(self, tenant_id: str, user_id: str, txid: str, kind: TxKind) -> str:
+        claims = {"tid": tenant_id, "sub": user_id, "txid": txid, "k": kind.value}
+        return self.codec.issue("tx", claims, self.settings.transaction_ttl_seconds)
+
+
+# Push joins this set when its routes land (the phone's enroll and resolve calls).
+SERVABLE_FACTORS: frozenset[str] = frozenset({Factor.OTP, Factor.SMS, Factor.RECOVERY_CODE})

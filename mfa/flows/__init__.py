@@ -1,0 +1,49 @@
+"""The transaction engine: the factor protocol of :mod:`mfa.http.guardian`, without HTTP.
+
+One module per step — :mod:`~mfa.flows.start` (start-flow),
+:mod:`~mfa.flows.otp` (verify-otp), :mod:`~mfa.flows.sms` (sms-enroll,
+send-sms), :mod:`~mfa.flows.recovery` (recover-account); push joins them as
+:mod:`~mfa.flows.push` — over the helpers they share in
+:mod:`~mfa.flows._common`. Each step takes the :class:`~mfa.context.Context`
+and the raw credential the browser sent, and returns data or raises a
+catalogue error. :class:`Flows` is the in-process face of them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mfa.context import Context
+from mfa.flows import otp, recovery, sms, start
+from mfa.flows._common import load
+from mfa.names import TxState
+from mfa.tokens import Credential
+
+
+class Flows:
+    """Transactions as a host calls them in process: ``service.flows``."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    async def start_flow(self, credential: Credential) -> dict[str, Any]:
+        return await start.start_flow(self._ctx, credential)
+
+    async def transaction_state(self, token: str) -> dict[str, Any]:
+        tx = await load(self._ctx, token)
+        body: dict[str, Any] = {"id": tx.txid, "state": tx.state, "enrollment": tx.enrollment}
+        if tx.state == TxState.ACCEPTED.value:
+            body["token"] = tx.token
+        return body
+
+    async def verify_otp(self, token: str, code: str) -> None:
+        await otp.verify_otp(self._ctx, token, code)
+
+    async def recover_account(self, token: str, code: str) -> str:
+        return await recovery.recover_account(self._ctx, token, code)
+
+    async def sms_enroll(self, token: str, enrollment_id: str, phone_number: str) -> None:
+        await sms.sms_enroll(self._ctx, token, enrollment_id, phone_number)
+
+    async def send_sms(self, token: str) -> None:
+        await sms.send_sms(self._ctx, token)

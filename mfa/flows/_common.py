@@ -1,0 +1,124 @@
+"""What every transaction step shares: loading a transaction, factor checks,
+the public view of an enrollment, and recording a right or wrong answer."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from mfa.context import Context
+from mfa.errors import (
+    AuthMethodDisabled,
+    EnrollmentMethodDisabled,
+    EnrollmentTransactionNotFound,
+    LoginTransactionNotFound,
+    MFAError,
+)
+from mfa.names import Factor, TxKind, TxState
+from mfa.storage.base import AttemptOutcome, Tenant, Transaction
+
+
+def gone(kind: str) -> MFAError:
+    """The error for a transaction that no longer exists (or never did)."""
+    if kind == TxKind.ENROLL.value:
+        return EnrollmentTransactionNotFound()
+    return LoginTransactionNotFound()
+
+
+async def load(ctx: Context, token: str) -> Transaction:
+    """The live transaction a transaction token names."""
+    claims = ctx.codec.decode(token, "tx")
+    kind = str(claims.get("k"))
+    tx = await ctx.ephemeral.get_transaction(str(claims["tid"]), str(claims["txid"]))
+    if tx is None or tx.user_id != claims.get("sub"):
+        raise gone(kind)
+    return tx
+
+
+async def load_pending(ctx: Context, token: str) -> Transaction:
+    tx = await load(ctx, token)
+    if tx.state != TxState.PENDING.value:
+        raise gone(tx.kind)  # finished: a transaction succeeds once
+    return tx
+
+
+def require_factor(ctx: Context, tenant: Tenant, tx: Transaction, factor: str) -> None:
+    """Refuse a factor the operator or the tenant admin switched off."""
+    ctx.require_global(factor)
+    if not ctx.factor_available(tenant, factor):
+        if tx.kind == TxKind.ENROLL.value:
+            raise EnrollmentMethodDisabled(method=factor)
+        raise AuthMethodDisabled(method=factor)
+
+
+def authenticator_types(
+    ctx: Context, tenant: Tenant, methods: list[str], has_recovery: bool
+) -> list[str]:
+    types = [m for m in methods if ctx.factor_available(tenant, m)]
+    if has_recovery and ctx.factor_available(tenant, Factor.RECOVERY_CODE):
+        types.append(Factor.RECOVERY_CODE.value)
+    return types
+
+
+def public_view(
+    ctx: Context,
+    tenant: Tenant,
+    enrollment_id: str,
+    methods: list[str],
+    *,
+    has_recovery: bool,
+    name: str | None = None,
+    phone_masked: str | None = None,
+) -> dict[str, Any]:
+    """The enrollment as start-flow and transaction-state show it (guardian-wire §2.1)."""
+    return {
+        "id": enrollment_id,
+        "status": "confirmed",
+        "methods": methods,
+        "available_methods": methods,
+        "available_authenticator_types": authenticator_types(ctx, tenant, methods, has_recovery),
+        "name": name,
+        "phone_number": phone_masked,
+    }
+
+
+async def accept(
+    ctx: Context,
+    tx: Transaction,
+    method: str,
+    *,
+    replay_key: str | None = None,
+    step: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> AttemptOutcome:
+    """Record a right answer and, in the same atomic step, accept the transaction
+    with its result signature (unless the user is locked out, the step was
+    replayed or the transaction ended meanwhile)."""
+    signature = ctx.sign_result(tx.tenant_id, tx.user_id, tx.txid, method)
+    return await ctx.ephemeral.record_attempt(
+        tx.tenant_id,
+        tx.txid,
+        tx.user_id,
+        ok=True,
+        limits=ctx.limits,
+        replay_key=replay_key,
+        replay_step=step,
+        on_success={"state": TxState.ACCEPTED.value, "token": signature, **(extra or {})},
+    )
+
+
+async def fail(ctx: Context, tx: Transaction, error: MFAError) -> NoReturn:
+    """Count a wrong answer and raise ``error`` (or the transaction's end)."""
+    outcome = await ctx.ephemeral.record_attempt(
+        tx.tenant_id, tx.txid, tx.user_id, ok=False, limits=ctx.limits
+    )
+    raise refusal(tx, outcome, error)
+
+
+def refusal(tx: Transaction, outcome: AttemptOutcome, error: MFAError) -> MFAError:
+    if outcome is AttemptOutcome.GONE:
+        return gone(tx.kind)
+    if outcome is AttemptOutcome.KILLED:
+        error.message = "Too many wrong codes: this transaction has ended."
+    elif outcome is AttemptOutcome.LOCKED:
+        error.message = "Too many wrong codes for this user; try again later."
+    return error

@@ -1,0 +1,95 @@
+"""verify-otp: a TOTP or SMS code confirms an enrollment or completes a login.
+
+Hot path: decode the transaction token (HMAC), one ephemeral read, TOTP in
+process, one atomic ``record_attempt`` — two ephemeral round trips and no
+database read, because start-flow copied what the transaction needs (the
+sealed seed, the enrolled methods) into it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Any
+
+import anyio.to_thread
+
+from mfa.context import Context
+from mfa.errors import EnrollmentConflict, InvalidOtp, InvalidOtpFormat
+from mfa.factors import totp
+from mfa.flows._common import accept, fail, load_pending, public_view, refusal, require_factor
+from mfa.names import Factor, TxKind
+from mfa.sealing import unb64
+from mfa.storage.base import AttemptOutcome, Conflict, Enrollment, Tenant, Transaction
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+async def verify_otp(ctx: Context, token: str, code: str) -> None:
+    tx = await load_pending(ctx, token)
+    tenant = await ctx.tenants.get(tx.tenant_id)
+    sms_hash = tx.data.get("sms_code")
+    method = Factor.SMS if sms_hash else Factor.OTP
+    require_factor(ctx, tenant, tx, method)
+    length = int(tx.data.get("sms_length", 6)) if sms_hash else totp.DIGITS
+    # fullmatch, not match with "$": "$" also matches before a trailing newline.
+    if len(code) != length or not _DIGITS.fullmatch(code):
+        raise InvalidOtpFormat(f"The code must be {length} digits.")
+    now = ctx.clock()
+    eid = str(tx.data["enrollment_id"])
+    replay_key: str | None = None
+    step: int | None = None
+    if sms_hash:
+        ok = float(tx.data.get("sms_expires_at", 0)) > now and hmac.compare_digest(
+            str(sms_hash), ctx.sms_code_hash(tx.txid, code)
+        )
+    elif "otp_secret" in tx.data:
+        secret = ctx.sealer.unseal_text(tx.tenant_id, eid, "totp", tx.data["otp_secret"])
+        step = totp.matching_step(secret, code, now, ctx.settings.totp_valid_window)
+        ok = step is not None
+        replay_key = "totp:" + eid
+    else:
+        ok = False  # enrolled without TOTP and no SMS code sent: nothing can match
+    if not ok:
+        await fail(ctx, tx, InvalidOtp(method=method))
+    extra: dict[str, Any] = {}
+    created: str | None = None
+    if tx.kind == TxKind.ENROLL.value:
+        extra["enrollment"] = await _confirm_enrollment(ctx, tenant, tx, method)
+        created = eid
+    outcome = await accept(ctx, tx, method, replay_key=replay_key, step=step, extra=extra)
+    if outcome is not AttemptOutcome.ACCEPTED:
+        if created is not None:
+            await ctx.durable.delete_enrollment(tx.tenant_id, created)
+        raise refusal(tx, outcome, InvalidOtp(method=method))
+
+
+async def _confirm_enrollment(
+    ctx: Context, tenant: Tenant, tx: Transaction, method: str
+) -> dict[str, Any]:
+    """Store the enrollment; the unique (tenant, user) rule decides races."""
+    eid = str(tx.data["enrollment_id"])
+    code = ctx.sealer.unseal_text(tx.tenant_id, eid, "recovery", tx.data["recovery_code"])
+    recovery_hash = await anyio.to_thread.run_sync(ctx.hasher.hash, code)
+    is_sms = method == Factor.SMS
+    masked = tx.data.get("phone_masked") if is_sms else None
+    record = Enrollment(
+        enrollment_id=eid,
+        tenant_id=tx.tenant_id,
+        user_id=tx.user_id,
+        methods=(method,),
+        totp_secret=unb64(tx.data["otp_secret"]) if method == Factor.OTP else None,
+        phone_number=unb64(tx.data["phone"]) if is_sms else None,
+        phone_masked=masked,
+        recovery_code_hash=recovery_hash,
+    )
+    try:
+        await ctx.durable.create_enrollment(record)
+    except Conflict:
+        existing = await ctx.durable.get_user_enrollment(tx.tenant_id, tx.user_id)
+        if existing is not None and existing.enrollment_id == eid:
+            # The same transaction confirmed twice at once: the other request
+            # won with this very code, so this one is a replay, not a conflict.
+            raise InvalidOtp(method=method) from None
+        raise EnrollmentConflict() from None
+    return public_view(ctx, tenant, eid, [method], has_recovery=True, phone_masked=masked)
