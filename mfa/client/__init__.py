@@ -29,6 +29,7 @@ applies to both.
 Result signatures are verified offline with :func:`verify_result` against the
 public JWKS (``GET /.well-known/jwks.json``), so a host never needs the service's
 private key; :meth:`AsyncClient.verify_result` fetches and caches that JWKS.
+
 Importing this package loads httpx, PyJWT and cryptography but no server module
 (Starlette, SQLAlchemy, redis, …): a host that only calls the service or verifies
 its results does not pay for, or depend on, the server.
