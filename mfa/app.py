@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
+from mfa._version import __version__ as __version__
 from mfa.http import backend, guardian
 from mfa.http.boundary import ErrorBoundary, as_contract_error, error_response
 from mfa.http.endpoint import Endpoint
@@ -37,11 +37,6 @@ from mfa.service import MFAService
 from mfa.settings import Settings
 
 APPLIANCE_PREFIX = "/appliance-mfa"
-
-try:
-    __version__ = version("mfa")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 
 def create_app(settings: Settings | None = None, *, service: MFAService | None = None) -> Starlette:

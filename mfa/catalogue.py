@@ -15,6 +15,21 @@ from http import HTTPStatus
 from typing import Literal
 
 Extra = Literal["field", "method"]
+# The kind of failure, named after its abstract class in mfa.errors, so a host can
+# catch a family (``except QuotaExceeded``) instead of listing codes.
+Family = Literal[
+    "TokenError",
+    "AccessDenied",
+    "ResourceNotFound",
+    "TransactionGone",
+    "EnrollmentError",
+    "WrongCode",
+    "InvalidInput",
+    "DeliveryFailed",
+    "QuotaExceeded",
+    "MethodUnavailable",
+    "ServerError",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +40,7 @@ class ErrorSpec:
     user_message: str
     causes: str
     troubleshooting: str
+    family: Family
     extra: Extra | None = None
     upstream: bool = True  # False for the three operational codes mfa adds
 
@@ -48,6 +64,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Start a new transaction with a fresh request token. If it keeps happening, "
         "check that every worker shares the same MFA_SIGNING_KEYS and that the API key "
         "has not been revoked.",
+        family="TokenError",
     ),
     ErrorSpec(
         "insufficient_scope",
@@ -58,6 +75,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "another tenant's resources.",
         "Create a key with the needed scope (listed in the API reference for the "
         "route) for the tenant you are calling, or use the operator key.",
+        family="AccessDenied",
     ),
     ErrorSpec(
         "invalid_bearer_format",
@@ -68,6 +86,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         '`Ticket id="<ticket>"`, or the wrong kind of credential for the route.',
         'Send `Authorization: Bearer <token>` (or `Ticket id="…"` to start-flow and '
         "device enroll). Check that a proxy does not strip the header.",
+        family="TokenError",
     ),
     ErrorSpec(
         "tenant_not_found",
@@ -78,6 +97,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "tenant id that was never created.",
         "List tenants with `mfa tenants list` and check the id; issue new tokens "
         "after re-creating a deleted tenant.",
+        family="ResourceNotFound",
     ),
     # --- transactions -------------------------------------------------------------
     ErrorSpec(
@@ -89,6 +109,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "its state expired from the ephemeral store.",
         "Start a new transaction. Frequent occurrences with a valid token can mean "
         "Redis evicts keys: set a `noeviction` policy.",
+        family="TransactionGone",
     ),
     ErrorSpec(
         "enrollment_transaction_not_found",
@@ -98,6 +119,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The enrollment was already confirmed, ended after too many wrong codes, or "
         "its state expired; or a device enroll used an unknown enrollment ticket.",
         "Start enrollment again from the beginning; scan a fresh QR code on the phone.",
+        family="TransactionGone",
     ),
     ErrorSpec(
         "transaction_expired",
@@ -108,6 +130,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "(MFA_TRANSACTION_TTL_SECONDS), or server clocks disagree.",
         "Start a new transaction. Check NTP on all workers if it happens right after "
         "issuing a token.",
+        family="TokenError",
     ),
     ErrorSpec(
         "enrollment_conflict",
@@ -118,6 +141,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "loses and nothing of it is stored.",
         "Sign in with the factor enrolled in the other window, or reset the user's "
         "enrollments through the backend API and enroll again.",
+        family="EnrollmentError",
     ),
     ErrorSpec(
         "already_enrolled",
@@ -127,6 +151,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "An enrollment was attempted for a user who is enrolled.",
         "Authenticate instead, or delete the enrollment through the backend API "
         "(DELETE /api/tenants/{tid}/enrollments/{eid}) before enrolling again.",
+        family="EnrollmentError",
     ),
     ErrorSpec(
         "not_enrolled",
@@ -137,6 +162,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "enrollment was deleted during the transaction.",
         "Send the user through enrollment first (a start-flow with an enrollment "
         "ticket or a request token for a not-enrolled user).",
+        family="EnrollmentError",
     ),
     ErrorSpec(
         "invalid_enrollment",
@@ -146,6 +172,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "A `device-accounts/{id}` path whose id is not the enrollment of the "
         "transaction or device that calls.",
         "Use the `device_account.id` returned by start-flow of the same transaction.",
+        family="EnrollmentError",
     ),
     # --- codes --------------------------------------------------------------------
     ErrorSpec(
@@ -158,6 +185,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Let the user retry with the next code. If codes from an authenticator app "
         "always fail, check the phone's clock. After the attempt limit the "
         "transaction ends and a new one must be started.",
+        family="WrongCode",
     ),
     ErrorSpec(
         "invalid_recovery_code",
@@ -168,6 +196,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "many wrong codes.",
         "Use the newest recovery code (each use replaces it). An admin can generate a "
         "new one through the backend API.",
+        family="WrongCode",
     ),
     ErrorSpec(
         "invalid_otp_format",
@@ -177,6 +206,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Letters, spaces or the wrong number of digits in `code`.",
         "Send only the digits: 6 for authenticator apps, "
         "`factor_settings.phone.otp_length` for SMS.",
+        family="InvalidInput",
     ),
     ErrorSpec(
         "invalid_recovery_code_format",
@@ -185,6 +215,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Recovery codes are 24 letters and digits.",
         "Separators, spaces or the wrong length in `recovery_code`.",
         "Send the 24 alphanumerics exactly as they were shown.",
+        family="InvalidInput",
     ),
     ErrorSpec(
         "field_required",
@@ -195,6 +226,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "`recoveryCode`, `phoneNumber`, or a backend field name).",
         "Send the field named in the error's `field` attribute.",
         extra="field",
+        family="InvalidInput",
     ),
     # --- request shape ------------------------------------------------------------
     ErrorSpec(
@@ -206,6 +238,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "body over the size limit, unknown fields or fields of the wrong type.",
         "Send a JSON object with `Content-Type: application/json` and only the "
         "documented fields; see GET /api/openapi.json.",
+        family="InvalidInput",
     ),
     ErrorSpec(
         "invalid_query_string",
@@ -214,6 +247,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Something went wrong. Please try again.",
         "A query parameter the route does not take, or one of the wrong type.",
         "Remove the parameter; the routes document the few they accept.",
+        family="InvalidInput",
     ),
     # --- phones and delivery ------------------------------------------------------
     ErrorSpec(
@@ -224,6 +258,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Not in E.164 form (+ country code and number), not a mobile number, or "
         "rejected by the SMS provider as unroutable or a landline.",
         "Ask the user for a mobile number with its country code, e.g. +14155550123.",
+        family="InvalidInput",
     ),
     ErrorSpec(
         "error_sending_sms",
@@ -234,6 +269,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "blocked messages, geographic permissions or fraud filters at the provider.",
         "Check the service log: credential problems are logged for the operator. "
         "Check the provider's console for geo permissions and account balance.",
+        family="DeliveryFailed",
     ),
     ErrorSpec(
         "error_sending_push_notification",
@@ -242,6 +278,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "We could not reach your phone. Please try again.",
         "APNs/FCM outage, timeout or refusal.",
         "Retry; check the provider status and the service log.",
+        family="DeliveryFailed",
     ),
     ErrorSpec(
         "push_notification_wrong_credentials",
@@ -250,6 +287,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "We could not reach your phone. Please try again later.",
         "Expired or wrong APNs key / FCM service account in the configuration.",
         "Operator: renew the push credentials in the configuration.",
+        family="DeliveryFailed",
     ),
     ErrorSpec(
         "pn_endpoint_disabled",
@@ -260,6 +298,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "rejected it after retries.",
         "Have the user re-enroll the phone, or re-register the push token with "
         "PATCH /api/device-accounts/{id}.",
+        family="DeliveryFailed",
     ),
     # --- quotas -------------------------------------------------------------------
     ErrorSpec(
@@ -269,6 +308,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "You have asked for too many text messages. Try again in {retry_after} seconds.",
         "More sends for one user than `sms_per_user` allows in its window.",
         "Wait for `Retry-After` seconds; the tenant admin can raise the quota.",
+        family="QuotaExceeded",
     ),
     ErrorSpec(
         "too_many_pn",
@@ -277,6 +317,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "You have asked for too many notifications. Try again in {retry_after} seconds.",
         "More pushes for one user than `pn_per_user` allows in its window.",
         "Wait for `Retry-After` seconds; the tenant admin can raise the quota.",
+        family="QuotaExceeded",
     ),
     ErrorSpec(
         "too_many_sms_per_tenant",
@@ -286,6 +327,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The whole tenant sent more SMS than `sms_per_tenant` allows in its window; "
         "possibly SMS pumping fraud.",
         "Look for abuse before raising the quota; offer TOTP or push meanwhile.",
+        family="QuotaExceeded",
     ),
     ErrorSpec(
         "too_many_pn_per_tenant",
@@ -294,6 +336,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "{tenant_name} cannot send more notifications right now. Try another method.",
         "The whole tenant sent more pushes than `pn_per_tenant` allows in its window.",
         "Raise the tenant quota if the volume is legitimate.",
+        family="QuotaExceeded",
     ),
     # --- toggles ------------------------------------------------------------------
     ErrorSpec(
@@ -303,6 +346,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "This option is not available.",
         "The operator listed the factor in MFA_DISABLED_FACTORS.",
         "Operator: remove it from MFA_DISABLED_FACTORS. Tenants cannot change this.",
+        family="MethodUnavailable",
     ),
     ErrorSpec(
         "feature_disabled_by_admin",
@@ -312,6 +356,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The tenant feature `enrollment` (self-service enrollment) or "
         "`device_management` (renaming or deleting devices) is off.",
         'Tenant admin: PUT /api/tenants/{tid}/features/{name} with {"enabled": true}.',
+        family="MethodUnavailable",
     ),
     ErrorSpec(
         "enrollment_method_disabled",
@@ -321,6 +366,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The tenant admin disabled the factor named in `method`.",
         "Enroll with one of `available_enrollment_methods`, or enable the factor.",
         extra="method",
+        family="MethodUnavailable",
     ),
     ErrorSpec(
         "auth_method_disabled",
@@ -330,6 +376,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The tenant admin disabled the factor named in `method`.",
         "Use another of the user's factors, or enable the factor.",
         extra="method",
+        family="MethodUnavailable",
     ),
     ErrorSpec(
         "no_method_available",
@@ -339,6 +386,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Every factor is switched off by the tenant or the operator, or none of the "
         "user's enrolled factors is still enabled.",
         "Enable at least one factor for the tenant.",
+        family="MethodUnavailable",
     ),
     ErrorSpec(
         "method_not_found",
@@ -347,6 +395,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "This option is not available.",
         "A factor other than `otp`, `sms`, `push`, `recovery-code` in a path or body.",
         "Use one of the four factor names.",
+        family="MethodUnavailable",
     ),
     # --- operational codes of our own ----------------------------------------------
     ErrorSpec(
@@ -358,6 +407,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "method on a known path (then the status is 405 with an `Allow` header).",
         "Check the mount prefix and GET /api/openapi.json for the routes.",
         upstream=False,
+        family="ResourceNotFound",
     ),
     ErrorSpec(
         "internal_error",
@@ -368,6 +418,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "the response's X-Request-Id.",
         "Find the X-Request-Id in the service log and report the trace.",
         upstream=False,
+        family="ServerError",
     ),
     ErrorSpec(
         "service_unavailable",
@@ -379,6 +430,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Retry after `Retry-After` seconds; check /readyz and the backends. The "
         "service resumes by itself when they return.",
         upstream=False,
+        family="ServerError",
     ),
 )
 
@@ -396,6 +448,7 @@ def catalogue_json() -> list[dict[str, object]]:
             "user_message": s.user_message,
             "causes": s.causes,
             "troubleshooting": s.troubleshooting,
+            "family": s.family,
             "extra": s.extra,
             "upstream": s.upstream,
         }
@@ -415,11 +468,15 @@ def render_markdown() -> str:
         "where noted — and an `X-Request-Id` header; 429 and 503 also carry",
         "`Retry-After`. `errorCode` is always one of the codes below.",
         "",
-        "| code | status | extra |",
-        "|---|---|---|",
+        "Each code belongs to one family, an abstract exception class of `mfa.errors`",
+        "that catches all its codes (`except QuotaExceeded:`).",
+        "",
+        "| code | status | family | extra |",
+        "|---|---|---|---|",
     ]
     lines += [
-        f"| [`{s.code}`](#{s.code}) | {s.status} | {f'`{s.extra}`' if s.extra else ''} |"
+        f"| [`{s.code}`](#{s.code}) | {s.status} | `{s.family}` "
+        f"| {f'`{s.extra}`' if s.extra else ''} |"
         for s in _ENTRIES
     ]
     for s in _ENTRIES:

@@ -1,220 +1,242 @@
-"""Exceptions, one class per catalogue code.
+"""Exceptions, one class per catalogue code, grouped in families.
 
 :class:`MFAError` is the base and is never raised itself; catch it to handle any
-contract error. Each subclass is bound to one :class:`~mfa.catalogue.ErrorSpec`, so
-its status, messages and JSON body come from the catalogue and nowhere else. The
-Python client raises the same classes, rebuilt from the JSON body by :func:`from_body`.
+contract error. Each code's class derives from the abstract class of its catalogue
+family (:class:`TokenError`, :class:`QuotaExceeded`, :class:`DeliveryFailed`, …),
+so a host can catch a kind of failure without listing codes. Each concrete class is
+bound to one :class:`~mfa.catalogue.ErrorSpec`, so its status, messages and JSON
+body come from the catalogue and nowhere else. The Python client raises the same
+classes, rebuilt from the JSON body by :func:`from_body`.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
+
+from mfa._error_base import (
+    _BY_CODE,
+    _FAMILIES,
+    AccessDenied,
+    DeliveryFailed,
+    EnrollmentError,
+    InvalidInput,
+    MethodUnavailable,
+    MFAError,
+    QuotaExceeded,
+    ResourceNotFound,
+    ServerError,
+    TokenError,
+    TransactionGone,
+    WrongCode,
+)
+from mfa.catalogue import CATALOGUE
+
+__all__ = [
+    "ERROR_CLASSES",
+    "FAMILIES",
+    "AccessDenied",
+    "AlreadyEnrolled",
+    "AuthMethodDisabled",
+    "DeliveryFailed",
+    "EnrollmentConflict",
+    "EnrollmentError",
+    "EnrollmentMethodDisabled",
+    "EnrollmentTransactionNotFound",
+    "ErrorSendingPushNotification",
+    "ErrorSendingSms",
+    "FeatureDisabled",
+    "FeatureDisabledByAdmin",
+    "FieldRequired",
+    "InsufficientScope",
+    "InternalError",
+    "InvalidBearerFormat",
+    "InvalidBody",
+    "InvalidEnrollment",
+    "InvalidInput",
+    "InvalidOtp",
+    "InvalidOtpFormat",
+    "InvalidPhoneNumber",
+    "InvalidQueryString",
+    "InvalidRecoveryCode",
+    "InvalidRecoveryCodeFormat",
+    "InvalidToken",
+    "LoginTransactionNotFound",
+    "MFAError",
+    "MethodNotFound",
+    "MethodUnavailable",
+    "NoMethodAvailable",
+    "NotEnrolled",
+    "NotFound",
+    "PnEndpointDisabled",
+    "PushNotificationWrongCredentials",
+    "QuotaExceeded",
+    "ResourceNotFound",
+    "ServerError",
+    "ServiceUnavailable",
+    "TenantNotFound",
+    "TokenError",
+    "TooManyPn",
+    "TooManyPnPerTenant",
+    "TooManySms",
+    "TooManySmsPerTenant",
+    "TransactionExpired",
+    "TransactionGone",
+    "WrongCode",
+    "from_body",
+]
 
-from mfa.catalogue import CATALOGUE, ErrorSpec
+# --------------------------------------------------------------------------- codes
 
 
-class MFAError(Exception):
-    """Base of every contract error. Abstract: raise a subclass."""
+class InvalidToken(TokenError, code="invalid_token"):
+    pass
 
-    spec: ClassVar[ErrorSpec]
 
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        field: str | None = None,
-        method: str | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        if type(self) is MFAError:
-            raise TypeError("MFAError is abstract; raise one of its subclasses")
-        self.message = message or self.spec.api_message
-        self.field = field
-        self.method = method
-        self.retry_after = retry_after
-        super().__init__(self.message)
+class InsufficientScope(AccessDenied, code="insufficient_scope"):
+    pass
 
-    @property
-    def code(self) -> str:
-        return self.spec.code
 
-    @property
-    def status(self) -> int:
-        return self.spec.status
+class InvalidBearerFormat(TokenError, code="invalid_bearer_format"):
+    pass
 
-    def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "statusCode": self.spec.status,
-            "error": self.spec.reason,
-            "message": self.message,
-            "errorCode": self.spec.code,
-        }
-        if self.spec.extra == "field":
-            body["field"] = self.field
-        elif self.spec.extra == "method":
-            body["method"] = self.method
-        return body
 
-    def headers(self) -> dict[str, str]:
-        if self.retry_after is not None and self.spec.status in (429, 503):
-            return {"Retry-After": str(max(1, self.retry_after))}
-        if self.spec.status == 503:
-            return {"Retry-After": "1"}
-        return {}
+class TenantNotFound(ResourceNotFound, code="tenant_not_found"):
+    pass
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r})"
 
+class LoginTransactionNotFound(TransactionGone, code="login_transaction_not_found"):
+    pass
 
-def _bind(code: str) -> ErrorSpec:
-    return CATALOGUE[code]
 
+class EnrollmentTransactionNotFound(TransactionGone, code="enrollment_transaction_not_found"):
+    pass
 
-class InvalidToken(MFAError):
-    spec = _bind("invalid_token")
 
+class TransactionExpired(TokenError, code="transaction_expired"):
+    pass
 
-class InsufficientScope(MFAError):
-    spec = _bind("insufficient_scope")
 
+class EnrollmentConflict(EnrollmentError, code="enrollment_conflict"):
+    pass
 
-class InvalidBearerFormat(MFAError):
-    spec = _bind("invalid_bearer_format")
 
+class AlreadyEnrolled(EnrollmentError, code="already_enrolled"):
+    pass
 
-class TenantNotFound(MFAError):
-    spec = _bind("tenant_not_found")
 
+class NotEnrolled(EnrollmentError, code="not_enrolled"):
+    pass
 
-class LoginTransactionNotFound(MFAError):
-    spec = _bind("login_transaction_not_found")
 
+class InvalidEnrollment(EnrollmentError, code="invalid_enrollment"):
+    pass
 
-class EnrollmentTransactionNotFound(MFAError):
-    spec = _bind("enrollment_transaction_not_found")
 
+class InvalidOtp(WrongCode, code="invalid_otp"):
+    pass
 
-class TransactionExpired(MFAError):
-    spec = _bind("transaction_expired")
 
+class InvalidRecoveryCode(WrongCode, code="invalid_recovery_code"):
+    pass
 
-class EnrollmentConflict(MFAError):
-    spec = _bind("enrollment_conflict")
 
+class InvalidOtpFormat(InvalidInput, code="invalid_otp_format"):
+    pass
 
-class AlreadyEnrolled(MFAError):
-    spec = _bind("already_enrolled")
 
+class InvalidRecoveryCodeFormat(InvalidInput, code="invalid_recovery_code_format"):
+    pass
 
-class NotEnrolled(MFAError):
-    spec = _bind("not_enrolled")
 
+class FieldRequired(InvalidInput, code="field_required"):
+    pass
 
-class InvalidEnrollment(MFAError):
-    spec = _bind("invalid_enrollment")
 
+class InvalidBody(InvalidInput, code="invalid_body"):
+    pass
 
-class InvalidOtp(MFAError):
-    spec = _bind("invalid_otp")
 
+class InvalidQueryString(InvalidInput, code="invalid_query_string"):
+    pass
 
-class InvalidRecoveryCode(MFAError):
-    spec = _bind("invalid_recovery_code")
 
+class InvalidPhoneNumber(InvalidInput, code="invalid_phone_number"):
+    pass
 
-class InvalidOtpFormat(MFAError):
-    spec = _bind("invalid_otp_format")
 
+class ErrorSendingSms(DeliveryFailed, code="error_sending_sms"):
+    pass
 
-class InvalidRecoveryCodeFormat(MFAError):
-    spec = _bind("invalid_recovery_code_format")
 
+class ErrorSendingPushNotification(DeliveryFailed, code="error_sending_push_notification"):
+    pass
 
-class FieldRequired(MFAError):
-    spec = _bind("field_required")
 
+class PushNotificationWrongCredentials(DeliveryFailed, code="push_notification_wrong_credentials"):
+    pass
 
-class InvalidBody(MFAError):
-    spec = _bind("invalid_body")
 
+class PnEndpointDisabled(DeliveryFailed, code="pn_endpoint_disabled"):
+    pass
 
-class InvalidQueryString(MFAError):
-    spec = _bind("invalid_query_string")
 
+class TooManySms(QuotaExceeded, code="too_many_sms"):
+    pass
 
-class InvalidPhoneNumber(MFAError):
-    spec = _bind("invalid_phone_number")
 
+class TooManyPn(QuotaExceeded, code="too_many_pn"):
+    pass
 
-class ErrorSendingSms(MFAError):
-    spec = _bind("error_sending_sms")
 
+class TooManySmsPerTenant(QuotaExceeded, code="too_many_sms_per_tenant"):
+    pass
 
-class ErrorSendingPushNotification(MFAError):
-    spec = _bind("error_sending_push_notification")
 
+class TooManyPnPerTenant(QuotaExceeded, code="too_many_pn_per_tenant"):
+    pass
 
-class PushNotificationWrongCredentials(MFAError):
-    spec = _bind("push_notification_wrong_credentials")
 
+class FeatureDisabled(MethodUnavailable, code="feature_disabled"):
+    pass
 
-class PnEndpointDisabled(MFAError):
-    spec = _bind("pn_endpoint_disabled")
 
+class FeatureDisabledByAdmin(MethodUnavailable, code="feature_disabled_by_admin"):
+    pass
 
-class TooManySms(MFAError):
-    spec = _bind("too_many_sms")
 
+class EnrollmentMethodDisabled(MethodUnavailable, code="enrollment_method_disabled"):
+    pass
 
-class TooManyPn(MFAError):
-    spec = _bind("too_many_pn")
 
+class AuthMethodDisabled(MethodUnavailable, code="auth_method_disabled"):
+    pass
 
-class TooManySmsPerTenant(MFAError):
-    spec = _bind("too_many_sms_per_tenant")
 
+class NoMethodAvailable(MethodUnavailable, code="no_method_available"):
+    pass
 
-class TooManyPnPerTenant(MFAError):
-    spec = _bind("too_many_pn_per_tenant")
 
+class MethodNotFound(MethodUnavailable, code="method_not_found"):
+    pass
 
-class FeatureDisabled(MFAError):
-    spec = _bind("feature_disabled")
 
+class NotFound(ResourceNotFound, code="not_found"):
+    pass
 
-class FeatureDisabledByAdmin(MFAError):
-    spec = _bind("feature_disabled_by_admin")
 
+class InternalError(ServerError, code="internal_error"):
+    pass
 
-class EnrollmentMethodDisabled(MFAError):
-    spec = _bind("enrollment_method_disabled")
 
+class ServiceUnavailable(ServerError, code="service_unavailable"):
+    pass
 
-class AuthMethodDisabled(MFAError):
-    spec = _bind("auth_method_disabled")
 
-
-class NoMethodAvailable(MFAError):
-    spec = _bind("no_method_available")
-
-
-class MethodNotFound(MFAError):
-    spec = _bind("method_not_found")
-
-
-class NotFound(MFAError):
-    spec = _bind("not_found")
-
-
-class InternalError(MFAError):
-    spec = _bind("internal_error")
-
-
-class ServiceUnavailable(MFAError):
-    spec = _bind("service_unavailable")
-
-
-ERROR_CLASSES: dict[str, type[MFAError]] = {cls.spec.code: cls for cls in MFAError.__subclasses__()}
+# In catalogue order, and a KeyError at import for a code without its class.
+ERROR_CLASSES: dict[str, type[MFAError]] = {code: _BY_CODE[code] for code in CATALOGUE}
+assert len(ERROR_CLASSES) == len(_BY_CODE), "a class is bound to a code not in the catalogue"
+FAMILIES: dict[str, type[MFAError]] = dict(_FAMILIES)
+"""Family name (as in :attr:`ErrorSpec.family`) to its abstract class."""
 
 
 def from_body(status: int, body: Any, headers: dict[str, str] | None = None) -> MFAError:

@@ -12,17 +12,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from mfa.admin import Admin
 from mfa.context import Context
 from mfa.delivery import PushTransport, SmsTransport, load_push_transport, load_sms_transport
-from mfa.errors import InvalidToken
 from mfa.factors.recovery import RecoveryHasher
 from mfa.flows import Flows
 from mfa.keys import KeyMaterial, load_keys
 from mfa.principals import Authenticator
+from mfa.results import VerifiedResult, check_result
 from mfa.sealing import Sealer
 from mfa.settings import Settings
 from mfa.storage import durable_store_from_settings, ephemeral_store_from_settings
@@ -32,45 +30,6 @@ from mfa.tenants import TenantCache
 from mfa.tokens import TokenCodec
 
 log = logging.getLogger("mfa")
-
-
-@dataclass(frozen=True, slots=True)
-class VerifiedResult:
-    """What a host learns from a valid result signature."""
-
-    user_id: str
-    tenant_id: str
-    txid: str
-    method: str
-    amr: list[str]
-    issued_at: int
-    expires_at: int
-
-    @classmethod
-    def from_claims(
-        cls,
-        claims: dict[str, Any],
-        *,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-        txid: str | None = None,
-    ) -> VerifiedResult:
-        """The result a verified signature's claims describe, refused
-        (``invalid_token``) unless they name the expected user, tenant and
-        transaction. Shared by the in-process check and the client's JWKS check."""
-        expected = {"sub": user_id, "tid": tenant_id, "txid": txid}
-        for claim, want in expected.items():
-            if want is not None and claims.get(claim) != want:
-                raise InvalidToken(f"The signature is not for this {claim}.")
-        return cls(
-            user_id=str(claims.get("sub", "")),
-            tenant_id=str(claims.get("tid", "")),
-            txid=str(claims.get("txid", "")),
-            method=str(claims.get("auth0_guardian_method", "")),
-            amr=[str(a) for a in claims.get("amr", [])],
-            issued_at=int(claims.get("iat", 0)),
-            expires_at=int(claims.get("exp", 0)),
-        )
 
 
 class MFAService:
@@ -212,4 +171,11 @@ class MFAService:
         names the expected user, tenant and transaction. Returns or raises
         (``invalid_token`` / ``transaction_expired``), never returns False."""
         claims = self.codec.decode(token, "sig")
-        return VerifiedResult.from_claims(claims, user_id=user_id, tenant_id=tenant_id, txid=txid)
+        return check_result(
+            claims,
+            now=self.clock(),
+            user_id=user_id,
+            tenant_id=tenant_id,
+            txid=txid,
+            issuer=self.codec.issuer,
+        )

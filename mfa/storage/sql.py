@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -57,6 +56,18 @@ log = logging.getLogger("mfa.storage.sql")
 # Execution option marking a transaction that writes (SQLite: BEGIN IMMEDIATE).
 _WRITE = "mfa_write"
 
+try:
+    import asyncpg  # type: ignore[import-untyped]
+except ImportError:  # no postgres extra: SQLite needs no asyncpg
+    _ASYNCPG_UNAVAILABLE: tuple[type[BaseException], ...] = ()
+else:
+    _ASYNCPG_UNAVAILABLE = (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.OperatorInterventionError,
+        asyncpg.exceptions.TooManyConnectionsError,
+    )
+
 # Errors that mean "the database is not there", whichever layer raises them: the
 # SQLAlchemy wrappers, or the drivers' own errors when they escape unwrapped
 # (asyncpg's connect raises OSError and its own classes directly).
@@ -64,10 +75,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     sqlite3.OperationalError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.TooManyConnectionsError,
+    *_ASYNCPG_UNAVAILABLE,
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,  # pool checkout timed out
