@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio.to_thread
-
 from mfa.context import Context
 from mfa.errors import (
     FeatureDisabled,
@@ -204,8 +202,8 @@ class Admin:
         if enrollment is None:
             raise NotEnrolled()
         code = recovery.new_code()
-        digest = await anyio.to_thread.run_sync(self._ctx.hasher.hash, code)
-        await self._ctx.durable.update_enrollment(
-            tenant_id, enrollment.enrollment_id, {"recovery_code_hash": digest}
-        )
+        digest = await self._ctx.hasher.hash_async(code)
+        # One write that also drops any pending handover (mfa.flows.recovery): the
+        # code used before this one must not claim an older replacement.
+        await self._ctx.durable.reset_recovery_code(tenant_id, enrollment.enrollment_id, digest)
         return code

@@ -12,8 +12,6 @@ import hmac
 import re
 from typing import Any
 
-import anyio.to_thread
-
 from mfa.context import Context
 from mfa.errors import EnrollmentConflict, InvalidOtp, InvalidOtpFormat
 from mfa.factors import totp
@@ -53,14 +51,28 @@ async def verify_otp(ctx: Context, token: str, code: str) -> None:
     if not ok:
         await fail(ctx, tx, InvalidOtp(method=method))
     extra: dict[str, Any] = {}
-    created: str | None = None
     if tx.kind == TxKind.ENROLL.value:
+        # Two stores, in this order, so that an interruption anywhere leaves the
+        # old state or the new one:
+        # 1. SQL stores the enrollment. This is the user's new state: they hold
+        #    the seed and the recovery code since start-flow. The write is
+        #    idempotent for this transaction (its enrollment id), so a retry after
+        #    a failure below finds its own row and carries on.
+        # 2. Redis accepts the transaction. If this raises (stall, timeout), the
+        #    row stays as the intent: a retry with a valid code completes it, and
+        #    without one the user is enrolled all the same — the next start-flow
+        #    opens a login. Only a definite refusal while the transaction is still
+        #    pending (a lockout) takes the row back: nobody accepted it.
         extra["enrollment"] = await _confirm_enrollment(ctx, tenant, tx, method)
-        created = eid
     outcome = await accept(ctx, tx, method, replay_key=replay_key, step=step, extra=extra)
     if outcome is not AttemptOutcome.ACCEPTED:
-        if created is not None:
-            await ctx.durable.delete_enrollment(tx.tenant_id, created)
+        if tx.kind == TxKind.ENROLL.value:
+            if outcome is AttemptOutcome.LOCKED:
+                await ctx.durable.delete_enrollment(tx.tenant_id, eid)
+            elif outcome is AttemptOutcome.GONE:
+                # A concurrent confirmation of this transaction won with this very
+                # code: for this request it is a used code, not a lost transaction.
+                raise InvalidOtp(method=method)
         raise refusal(tx, outcome, InvalidOtp(method=method))
 
 
@@ -70,7 +82,7 @@ async def _confirm_enrollment(
     """Store the enrollment; the unique (tenant, user) rule decides races."""
     eid = str(tx.data["enrollment_id"])
     code = ctx.sealer.unseal_text(tx.tenant_id, eid, "recovery", tx.data["recovery_code"])
-    recovery_hash = await anyio.to_thread.run_sync(ctx.hasher.hash, code)
+    recovery_hash = await ctx.hasher.hash_async(code)
     is_sms = method == Factor.SMS
     masked = tx.data.get("phone_masked") if is_sms else None
     record = Enrollment(
@@ -87,9 +99,8 @@ async def _confirm_enrollment(
         await ctx.durable.create_enrollment(record)
     except Conflict:
         existing = await ctx.durable.get_user_enrollment(tx.tenant_id, tx.user_id)
-        if existing is not None and existing.enrollment_id == eid:
-            # The same transaction confirmed twice at once: the other request
-            # won with this very code, so this one is a replay, not a conflict.
-            raise InvalidOtp(method=method) from None
-        raise EnrollmentConflict() from None
+        if existing is None or existing.enrollment_id != eid:
+            raise EnrollmentConflict() from None
+        # This transaction's own row, from a concurrent request or an earlier one
+        # that failed before Redis accepted: the accept step decides which wins.
     return public_view(ctx, tenant, eid, [method], has_recovery=True, phone_masked=masked)

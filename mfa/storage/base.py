@@ -153,7 +153,51 @@ class DurableStore(Protocol):
         """Compare-and-set: replace the hash only if it is still ``old_hash``, so two
         concurrent uses of one recovery code cannot both win."""
 
+    # A used recovery code's replacement, kept until it is known to be delivered
+    # (see mfa.flows.recovery for why): rotate → end, or undo, or a later claim.
+    async def rotate_recovery_code(
+        self,
+        tenant_id: str,
+        enrollment_id: str,
+        old_hash: str,
+        new_hash: str,
+        sealed_new_code: bytes,
+        now: datetime,
+    ) -> bool:
+        """Compare-and-set like :meth:`swap_recovery_hash`, and in the same write keep
+        ``old_hash`` and the sealed new code as the pending handover."""
+
+    async def get_recovery_handover(
+        self, tenant_id: str, enrollment_id: str
+    ) -> RecoveryHandover | None: ...
+
+    async def claim_recovery_handover(
+        self, tenant_id: str, enrollment_id: str, since: datetime, now: datetime
+    ) -> bool:
+        """Take the pending handover if it is still the one from ``since`` (one
+        claimer wins); it stays pending, dated ``now``."""
+
+    async def end_recovery_handover(self, tenant_id: str, enrollment_id: str) -> None:
+        """The new code was delivered: forget the old hash and the sealed code."""
+
+    async def reset_recovery_code(self, tenant_id: str, enrollment_id: str, new_hash: str) -> bool:
+        """An administrator's new code: set the hash and drop any handover, in one write."""
+
+    async def undo_recovery_rotation(
+        self, tenant_id: str, enrollment_id: str, new_hash: str, old_hash: str
+    ) -> bool:
+        """Put ``old_hash`` back (if the hash is still ``new_hash``), with no handover."""
+
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryHandover:
+    """A rotated recovery code not yet known to be in the user's hands."""
+
+    used_hash: str  # the hash of the code that was used: presenting it claims the handover
+    sealed_code: bytes  # the new code, sealed for (tenant, enrollment, "recovery")
+    since: datetime
 
 
 # --------------------------------------------------------------------------- ephemeral
@@ -281,6 +325,13 @@ class EphemeralStore(Protocol):
 
     async def refund_quota(self, tenant_id: str, user_id: str, channel: Channel) -> None:
         """Give back one unit of each counter (a send that did not happen)."""
+
+    # leases: at most one holder of a name at a time, released or expired
+    async def acquire_lease(self, tenant_id: str, name: str, ttl_seconds: float) -> bool:
+        """True when the lease was free and is now held (for at most ``ttl_seconds``,
+        so a holder that dies cannot keep it); False when someone holds it."""
+
+    async def release_lease(self, tenant_id: str, name: str) -> None: ...
 
     async def delete_tenant_data(self, tenant_id: str) -> None:
         """Drop everything kept for a deleted tenant."""

@@ -229,6 +229,16 @@ class MemoryEphemeralStore:
             if count:  # never below zero, never a counter created by a refund
                 self._data[key].value = count - 1
 
+    async def acquire_lease(self, tenant_id: str, name: str, ttl_seconds: float) -> bool:
+        key = (tenant_id, "lease", name)
+        if self._get(key) is not None:
+            return False
+        self._set(key, True, self._clock() + ttl_seconds)
+        return True
+
+    async def release_lease(self, tenant_id: str, name: str) -> None:
+        self._data.pop((tenant_id, "lease", name), None)
+
     async def delete_tenant_data(self, tenant_id: str) -> None:
         for key in [k for k in self._data if k[0] == tenant_id]:
             del self._data[key]

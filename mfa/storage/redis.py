@@ -315,6 +315,22 @@ class RedisEphemeralStore:
         async with self._guard("refund_quota"):
             await self._refund(keys=self._quota_keys(tenant_id, user_id, channel), args=[])
 
+    # ------------------------------------------------------------------ leases
+
+    async def acquire_lease(self, tenant_id: str, name: str, ttl_seconds: float) -> bool:
+        async with self._guard("acquire_lease"):
+            got = await self._client.set(
+                self._key(tenant_id, "lease", name),
+                "1",
+                nx=True,
+                px=max(1, int(ttl_seconds * 1000)),
+            )
+        return bool(got)
+
+    async def release_lease(self, tenant_id: str, name: str) -> None:
+        async with self._guard("release_lease"):
+            await self._client.delete(self._key(tenant_id, "lease", name))
+
     async def delete_tenant_data(self, tenant_id: str) -> None:
         # SCAN, not KEYS: never block the server; each round trip has its own deadline,
         # since a big tenant takes many. Glob characters in the id are escaped.

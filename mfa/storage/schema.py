@@ -99,6 +99,10 @@ enrollments = sa.Table(
     sa.Column("phone_number", sa.LargeBinary, nullable=True),
     sa.Column("phone_masked", sa.Text, nullable=True),
     sa.Column("recovery_code_hash", sa.Text, nullable=True),
+    # A rotated code's handover (migration 0002): see DurableStore.rotate_recovery_code.
+    sa.Column("recovery_prev_hash", sa.Text, nullable=True),
+    sa.Column("recovery_handover", sa.LargeBinary, nullable=True),
+    sa.Column("recovery_handover_at", UtcDateTime, nullable=True),
     sa.Column("name", sa.Text, nullable=True),
     sa.Column("device_identifier", sa.Text, nullable=True),
     sa.Column("device_public_key", sa.JSON, nullable=True),

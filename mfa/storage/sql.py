@@ -29,6 +29,7 @@ from mfa.storage.base import (
     BackendUnavailable,
     Conflict,
     Enrollment,
+    RecoveryHandover,
     SchemaOutdated,
     Tenant,
 )
@@ -220,7 +221,8 @@ _BYTES_FIELDS = ("totp_secret", "phone_number", "push_token", "device_token_hash
 
 
 def _enrollment(row: sa.Row[Any]) -> Enrollment:
-    values = dict(row._mapping)
+    # Only the record's own fields: the row also holds the recovery handover columns.
+    values = {k: v for k, v in row._mapping.items() if k in _ENROLLMENT_FIELDS}
     values["methods"] = tuple(values["methods"])
     for name in _BYTES_FIELDS:  # asyncpg may hand back memoryview-like buffers
         if values[name] is not None:
@@ -510,6 +512,119 @@ class SqlDurableStore:
                 return None
             row = (await conn.execute(sa.select(enrollments).where(*where))).one()
         return _enrollment(row)
+
+    # ------------------------------------------------------------------ recovery handover
+
+    def _recovery_where(self, tenant_id: str, enrollment_id: str) -> tuple[Any, ...]:
+        return (
+            enrollments.c.tenant_id == tenant_id,
+            enrollments.c.enrollment_id == enrollment_id,
+        )
+
+    async def rotate_recovery_code(
+        self,
+        tenant_id: str,
+        enrollment_id: str,
+        old_hash: str,
+        new_hash: str,
+        sealed_new_code: bytes,
+        now: datetime,
+    ) -> bool:
+        query = (
+            enrollments.update()
+            .where(
+                *self._recovery_where(tenant_id, enrollment_id),
+                enrollments.c.recovery_code_hash == old_hash,
+            )
+            .values(
+                recovery_code_hash=new_hash,
+                recovery_prev_hash=old_hash,
+                recovery_handover=sealed_new_code,
+                recovery_handover_at=now,
+                updated_at=_now(),
+            )
+        )
+        async with self._write("rotate_recovery_code") as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
+
+    async def get_recovery_handover(
+        self, tenant_id: str, enrollment_id: str
+    ) -> RecoveryHandover | None:
+        query = sa.select(
+            enrollments.c.recovery_prev_hash,
+            enrollments.c.recovery_handover,
+            enrollments.c.recovery_handover_at,
+        ).where(*self._recovery_where(tenant_id, enrollment_id))
+        async with self._read("get_recovery_handover") as conn:
+            row = (await conn.execute(query)).first()
+        if row is None or row.recovery_handover is None or row.recovery_prev_hash is None:
+            return None
+        return RecoveryHandover(
+            row.recovery_prev_hash, bytes(row.recovery_handover), row.recovery_handover_at
+        )
+
+    async def claim_recovery_handover(
+        self, tenant_id: str, enrollment_id: str, since: datetime, now: datetime
+    ) -> bool:
+        query = (
+            enrollments.update()
+            .where(
+                *self._recovery_where(tenant_id, enrollment_id),
+                enrollments.c.recovery_handover_at == since,
+                enrollments.c.recovery_handover.is_not(None),
+            )
+            .values(recovery_handover_at=now)
+        )
+        async with self._write("claim_recovery_handover") as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
+
+    async def end_recovery_handover(self, tenant_id: str, enrollment_id: str) -> None:
+        query = (
+            enrollments.update()
+            .where(*self._recovery_where(tenant_id, enrollment_id))
+            .values(recovery_prev_hash=None, recovery_handover=None, recovery_handover_at=None)
+        )
+        async with self._write("end_recovery_handover") as conn:
+            await conn.execute(query)
+
+    async def reset_recovery_code(self, tenant_id: str, enrollment_id: str, new_hash: str) -> bool:
+        query = (
+            enrollments.update()
+            .where(*self._recovery_where(tenant_id, enrollment_id))
+            .values(
+                recovery_code_hash=new_hash,
+                recovery_prev_hash=None,
+                recovery_handover=None,
+                recovery_handover_at=None,
+                updated_at=_now(),
+            )
+        )
+        async with self._write("reset_recovery_code") as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
+
+    async def undo_recovery_rotation(
+        self, tenant_id: str, enrollment_id: str, new_hash: str, old_hash: str
+    ) -> bool:
+        query = (
+            enrollments.update()
+            .where(
+                *self._recovery_where(tenant_id, enrollment_id),
+                enrollments.c.recovery_code_hash == new_hash,
+            )
+            .values(
+                recovery_code_hash=old_hash,
+                recovery_prev_hash=None,
+                recovery_handover=None,
+                recovery_handover_at=None,
+                updated_at=_now(),
+            )
+        )
+        async with self._write("undo_recovery_rotation") as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
 
     async def swap_recovery_hash(
         self, tenant_id: str, enrollment_id: str, old_hash: str, new_hash: str
