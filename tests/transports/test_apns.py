@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,19 +43,6 @@ PAYLOAD = {
 
 def push(device_token: str = tokens.GOOD_TOKEN) -> PushMessage:
     return PushMessage(service="APNS", device_token=device_token, payload=PAYLOAD, tenant_id="acme")
-
-
-@pytest.fixture(scope="module")
-def apns_server() -> Iterator[ApnsStub]:
-    with ApnsStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def apns_stub(apns_server: ApnsStub) -> Iterator[ApnsStub]:
-    apns_server.reset()
-    yield apns_server
-    apns_server.reset()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -39,19 +39,6 @@ PAYLOAD = {
 
 def push(device_token: str = tokens.GOOD_TOKEN) -> PushMessage:
     return PushMessage(service="GCM", device_token=device_token, payload=PAYLOAD, tenant_id="acme")
-
-
-@pytest.fixture(scope="module")
-def fcm_server() -> Iterator[FcmStub]:
-    with FcmStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def fcm_stub(fcm_server: FcmStub) -> Iterator[FcmStub]:
-    fcm_server.reset()
-    yield fcm_server
-    fcm_server.reset()
 
 
 def settings_for(stub: FcmStub, **changes: object) -> Settings:
