@@ -17,6 +17,7 @@ by registration token (:data:`SCRIPTED`, and :attr:`FcmStub.scripted` per test).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ class FcmStub(StubServer):
         self.requests: list[RecordedRequest] = []
         self.grants: list[dict[str, Any]] = []  # verified assertion claims
         self.access_tokens: set[str] = set()
+        self.token_delay = 0.0  # seconds /token waits before answering
         super().__init__(
             Starlette(
                 routes=[
@@ -167,12 +169,14 @@ class FcmStub(StubServer):
         self.requests = []
         self.grants = []
         self.access_tokens = set()
+        self.token_delay = 0.0
 
     @property
     def sent(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.status == 200]
 
     async def _token(self, request: Request) -> Response:
+        await asyncio.sleep(self.token_delay)
         form = dict(parse_qsl((await request.body()).decode()))
         if form.get("grant_type") != JWT_BEARER:
             return JSONResponse({"error": "unsupported_grant_type"}, 400)

@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -80,6 +81,27 @@ async def test_sends_a_data_message_with_string_values_and_an_oauth_token(
     assert all(isinstance(v, str) for v in data.values())
     assert json.loads(data["s"]) == PAYLOAD["s"]
     assert (data["dai"], data["c"], data["txlnkid"]) == ("dev_d7f1cc19", "challenge-123", "42")
+
+
+async def test_the_token_refresh_leaves_the_event_loop_free(
+    fcm: FcmPushTransport, fcm_stub: FcmStub
+) -> None:
+    fcm_stub.token_delay = 0.3
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(tick)
+        await fcm.send(push())
+        tasks.cancel_scope.cancel()
+    # google-auth's refresh is synchronous: on the loop, it would stop the ticks.
+    assert ticks >= 10
+    assert len(fcm_stub.sent) == 1
 
 
 async def test_a_refused_access_token_is_refreshed_once(
