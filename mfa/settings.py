@@ -74,6 +74,8 @@ class Settings:
     apns_topic: str | None = None  # the app's bundle id
     # "production", "sandbox", or a URL (a proxy, a local stub: http:// speaks h2c).
     apns_base_url: str = "production"
+    # CA bundle to trust instead of the system's, for a TLS proxy or stub on https://.
+    apns_ca_file: str | None = None
     # FCM HTTP v1: a service-account key (a path, or the JSON itself).
     fcm_credentials: str | None = None
     fcm_project_id: str | None = None  # default: the key's project_id

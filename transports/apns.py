@@ -8,6 +8,7 @@ Configuration (see ``contract/API.md``)::
     MFA_APNS_KEY=/etc/mfa/AuthKey.p8    # a path, or the PEM itself; never logged
     MFA_APNS_TOPIC=com.example.guardian # the app's bundle id
     MFA_APNS_BASE_URL=production        # or sandbox, or a URL
+    MFA_APNS_CA_FILE=/etc/mfa/proxy-ca.pem  # optional: CAs to trust instead of the system's
 
 **Library.** ``httpx`` with HTTP/2 (``h2``), which mfa already uses for webhooks,
 and PyJWT for the ES256 provider token: two small, maintained, typed libraries
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -190,6 +192,7 @@ class ApnsPushTransport:
         expiration_seconds: int = 300,
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
@@ -202,7 +205,7 @@ class ApnsPushTransport:
         self._timeout = timeout
         self._clock = clock
         # HTTP/2 only: prior knowledge on http://, ALPN h2 on https://.
-        self._http = httpx.AsyncHTTPTransport(http1=False, http2=True, retries=0)
+        self._http = httpx.AsyncHTTPTransport(http1=False, http2=True, retries=0, verify=verify)
         hide_http2_header_trace()
         self._closed = False
 
@@ -222,11 +225,18 @@ class ApnsPushTransport:
             raise SettingsError(
                 "MFA_APNS_KEY is neither a readable .p8 file nor an EC P-256 PEM key"
             ) from None
+        verify: ssl.SSLContext | bool = True
+        if settings.apns_ca_file:
+            try:
+                verify = ssl.create_default_context(cafile=settings.apns_ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise SettingsError("MFA_APNS_CA_FILE is not a readable PEM CA bundle") from exc
         return cls(
             ProviderToken(key, key_id, team_id),
             topic,
             base_url=settings.apns_base_url,
             expiration_seconds=settings.transaction_ttl_seconds,
+            verify=verify,
         )
 
     def _body(self, message: PushMessage) -> bytes:

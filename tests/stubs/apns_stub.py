@@ -70,6 +70,7 @@ SCRIPTED: dict[str, Scripted] = {
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
     http_version: str
+    scheme: str
     device_token: str
     headers: dict[str, str] = field(repr=False)
     body: dict[str, Any]
@@ -78,7 +79,7 @@ class RecordedRequest:
 
 
 class ApnsStub:
-    def __init__(self) -> None:
+    def __init__(self, *, tls: tuple[str, str] | None = None) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.key_pem = self.key.private_bytes(
             serialization.Encoding.PEM,
@@ -94,7 +95,7 @@ class ApnsStub:
         self._expired: set[str] = set()
         self.expire_all = False
         app = Starlette(routes=[Route("/3/device/{token}", self._send, methods=["POST"])])
-        self._server = H2ServerThread(app)
+        self._server = H2ServerThread(app, tls=tls)
 
     @property
     def base_url(self) -> str:
@@ -173,6 +174,7 @@ class ApnsStub:
         self.requests.append(
             RecordedRequest(
                 http_version=request.scope["http_version"],
+                scheme=request.url.scheme,
                 device_token=device_token,
                 headers=dict(request.headers),
                 body=body if isinstance(body, dict) else {},

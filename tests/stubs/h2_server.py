@@ -3,7 +3,8 @@
 uvicorn (:mod:`tests.stubs.server`) speaks HTTP/1.1 only; Apple's APNs speaks
 HTTP/2 only, so its stub runs here. Hypercorn serves cleartext HTTP/2 to clients
 that open with the HTTP/2 preface (prior knowledge, "h2c"), which is what our
-APNs client does on an ``http://`` base URL. Same shape as
+APNs client does on an ``http://`` base URL; given a certificate, it serves TLS
+with ALPN ``h2``, as Apple does. Same shape as
 :class:`tests.stubs.server.ServerThread`: the socket is bound before the thread
 starts, and :meth:`stop` waits for the server to exit.
 """
@@ -22,8 +23,12 @@ from starlette.types import ASGIApp
 
 
 class H2ServerThread:
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, app: ASGIApp, *, host: str = "127.0.0.1", tls: tuple[str, str] | None = None
+    ) -> None:
+        """``tls`` is (certificate file, key file): then HTTPS, with ALPN offering h2."""
         self._app = app
+        self._tls = tls
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, 0))
@@ -38,7 +43,7 @@ class H2ServerThread:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{self.host}:{self.port}"
 
     def _run(self) -> None:
         asyncio.run(self._serve())
@@ -48,7 +53,11 @@ class H2ServerThread:
         self._stopping = asyncio.Event()
         config = Config()
         # A duplicate: Hypercorn closes the socket it serves, and so do we.
-        config.bind = [f"fd://{os.dup(self._sock.fileno())}"]
+        binding = f"fd://{os.dup(self._sock.fileno())}"
+        if self._tls:
+            config.certfile, config.keyfile = self._tls
+            config.alpn_protocols = ["h2"]  # as Apple: HTTP/2 or nothing
+        config.bind = [binding]
         config.accesslog = None
         config.errorlog = None
         config.graceful_timeout = 1

@@ -6,14 +6,17 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from pathlib import Path
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from mfa.delivery import PushMessage, PushTransport
 from mfa.errors import (
@@ -276,6 +279,60 @@ async def test_aclose_is_idempotent_and_later_sends_fail(apns: ApnsPushTransport
         await apns.send(push())
 
 
+def _self_signed(directory: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 that is its own CA, and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "apns-stub")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+async def test_https_negotiates_h2_by_alpn_and_verifies_the_certificate(tmp_path: Path) -> None:
+    cert_file, key_file = _self_signed(tmp_path)
+    with ApnsStub(tls=(cert_file, key_file)) as tls_stub:
+        settings = Settings(**{**tls_stub.settings_overrides(), "apns_ca_file": cert_file})
+        transport = ApnsPushTransport.from_settings(settings)
+        try:
+            await transport.send(push())
+        finally:
+            await transport.aclose()
+        [request] = tls_stub.sent
+        assert (request.scheme, request.http_version) == ("https", "2")
+
+        # Without the CA, the stub's certificate is not trusted.
+        untrusting = ApnsPushTransport.from_settings(Settings(**tls_stub.settings_overrides()))
+        try:
+            with pytest.raises(ErrorSendingPushNotification, match="Could not connect") as info:
+                await untrusting.send(push())
+        finally:
+            await untrusting.aclose()
+        assert isinstance(info.value.__cause__, httpx.ConnectError)
+        assert len(tls_stub.requests) == 1
+
+
 async def test_settings(apns_stub: ApnsStub, tmp_path: Path) -> None:
     key_file = tmp_path / "AuthKey.p8"
     key_file.write_text(apns_stub.key_pem)
@@ -293,5 +350,9 @@ async def test_settings(apns_stub: ApnsStub, tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="MFA_APNS_KEY is neither") as info:
         ApnsPushTransport.from_settings(Settings(**{**overrides, "apns_key": "/nonexistent.p8"}))
     assert info.value.__cause__ is None
+    with pytest.raises(SettingsError, match="MFA_APNS_CA_FILE"):
+        ApnsPushTransport.from_settings(
+            Settings(**{**overrides, "apns_ca_file": str(tmp_path / "missing.pem")})
+        )
     env = {"MFA_" + k.upper(): v for k, v in overrides.items()}
     assert Settings.from_env(env).apns_key == str(key_file)
