@@ -20,6 +20,7 @@ OAuth token or key material.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -130,7 +131,10 @@ def guardian_fields(payload: dict[str, Any], *, as_strings: bool) -> dict[str, A
             if as_strings and not isinstance(value, str):
                 value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
             elif not as_strings and isinstance(value, str):
-                value = json.loads(value)
+                # The flow may hand these over already encoded; a malformed one is
+                # sent as it is rather than failing the push.
+                with contextlib.suppress(ValueError):
+                    value = json.loads(value)
         elif as_strings:
             value = str(value)
         fields[key] = value

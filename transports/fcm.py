@@ -261,7 +261,7 @@ class FcmPushTransport:
         return to_error(
             Rule("credentials", "the service account was refused"),
             vendor="fcm",
-            reason="invalid_grant",
+            reason="token request refused",
             ref="OAuth2 token request",
             logger=logger,
         )
