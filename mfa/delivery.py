@@ -74,6 +74,9 @@ _BUNDLED: dict[str, dict[str, str]] = {
         "console": "transports.console:ConsolePushTransport",
         "outbox": "transports.outbox:PushOutbox",
         "webhook": "transports.webhook:WebhookPushTransport",
+        "apns": "transports.apns:ApnsPushTransport",
+        "fcm": "transports.fcm:FcmPushTransport",
+        "multi": "transports.multi:MultiPushTransport",
     },
 }
 _SETTING = {SMS_GROUP: "MFA_SMS_TRANSPORT", PUSH_GROUP: "MFA_PUSH_TRANSPORT"}

@@ -68,6 +68,25 @@ class Settings:
     argon2_profile: Literal["rfc9106_low_memory", "cheapest"] = "rfc9106_low_memory"
     # Where generated development keys are kept when none are configured.
     dev_keys_path: str = "mfa-dev-keys.json"
+    # --- Push transports: APNs, FCM and multi (transports/apns.py, fcm.py, multi.py) ---
+    # APNs token-based auth: the .p8 key (a path, or the PEM itself), its key id, the team.
+    apns_key_id: str | None = None
+    apns_team_id: str | None = None
+    apns_key: str | None = None
+    apns_topic: str | None = None  # the app's bundle id
+    # "production", "sandbox", or a URL (a proxy, a local stub: http:// speaks h2c).
+    apns_base_url: str = "production"
+    # CA bundle to trust instead of the system's, for a TLS proxy or stub on https://.
+    apns_ca_file: str | None = None
+    # FCM HTTP v1: a service-account key (a path, or the JSON itself).
+    fcm_credentials: str | None = None
+    fcm_project_id: str | None = None  # default: the key's project_id
+    fcm_base_url: str | None = None  # default: https://fcm.googleapis.com
+    fcm_token_url: str | None = None  # default: the key's token_uri
+    # MFA_PUSH_TRANSPORT=multi: which transport serves each device service.
+    push_apns_transport: str = "apns"
+    push_gcm_transport: str = "fcm"
+    # --- end of push transports ---
 
     @property
     def embedded(self) -> bool:
@@ -115,8 +134,38 @@ class Settings:
             raise SettingsError(
                 "MFA_SMS_TRANSPORT=webhook needs MFA_SMS_WEBHOOK_URL and MFA_WEBHOOK_SECRET"
             )
+        self._validate_push_transports()
         if self.transaction_ttl_seconds <= 0 or self.transaction_ttl_seconds > 86400:
             raise SettingsError("MFA_TRANSACTION_TTL_SECONDS must be within 1..86400")
+
+    # --- Push transports: APNs, FCM and multi ---
+    def _validate_push_transports(self) -> None:
+        used = {self.push_transport}
+        if self.push_transport == "multi":
+            for name in ("push_apns_transport", "push_gcm_transport"):
+                child = getattr(self, name)
+                if child == "multi":
+                    raise SettingsError(f"MFA_{name.upper()} cannot be multi")
+                used.add(child)
+        if "apns" in used:
+            for name in ("apns_key_id", "apns_team_id", "apns_key", "apns_topic"):
+                if not getattr(self, name):
+                    raise SettingsError(f"the apns push transport needs MFA_{name.upper()}")
+            base = self.apns_base_url
+            if base not in ("production", "sandbox") and not base.startswith(
+                ("https://", "http://")
+            ):
+                raise SettingsError(
+                    "MFA_APNS_BASE_URL must be production, sandbox or an http(s) URL"
+                )
+        if "fcm" in used and not self.fcm_credentials:
+            raise SettingsError("the fcm push transport needs MFA_FCM_CREDENTIALS")
+        for name in ("fcm_base_url", "fcm_token_url"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("https://", "http://")):
+                raise SettingsError(f"MFA_{name.upper()} must be an http(s) URL")
+
+    # --- end of push transports ---
 
 
 def _parse(name: str, type_: object, raw: str) -> object:

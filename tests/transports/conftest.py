@@ -8,6 +8,12 @@ from tests.stubs.fixtures import (  # noqa: F401 - fixtures, found by name
     webhook_receiver,
     webhook_receiver_server,
 )
+from tests.stubs.push_fixtures import (  # noqa: F401 - fixtures, found by name
+    apns_server,
+    apns_stub,
+    fcm_server,
+    fcm_stub,
+)
 
 
 @pytest.fixture
