@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from mfa.admin import Principal, enrollment_view, iso, quotas_view, tenant_view
 from mfa.catalogue import catalogue_json
 from mfa.errors import InvalidBearerFormat, ServiceUnavailable
+from mfa.http import params
 from mfa.http.endpoint import Endpoint
 from mfa.names import Quota
 from mfa.schemas import (
@@ -59,7 +60,7 @@ async def principal(request: Request) -> Principal:
 
 
 def _tid(request: Request) -> str:
-    return str(request.path_params["tenant_id"])
+    return params.tenant_id(request)
 
 
 async def create_tenant(request: Request, body: CreateTenantBody) -> JSONResponse:
@@ -100,7 +101,7 @@ async def create_api_key(request: Request, body: CreateApiKeyBody) -> JSONRespon
 async def revoke_api_key(request: Request, _: None) -> None:
     admin = _service(request).admin
     await admin.revoke_api_key(
-        await principal(request), _tid(request), str(request.path_params["key_id"])
+        await principal(request), _tid(request), params.path_id(request, "key_id")
     )
 
 
@@ -110,14 +111,14 @@ async def list_factors(request: Request, _: None) -> list[dict[str, Any]]:
 
 async def set_factor(request: Request, body: ToggleBody) -> dict[str, Any]:
     admin = _service(request).admin
-    who, tid, name = await principal(request), _tid(request), str(request.path_params["name"])
+    who, tid, name = await principal(request), _tid(request), params.path_id(request, "name")
     await admin.set_factor(who, tid, name, body.enabled)
     return next(f for f in await admin.list_factors(who, tid) if f["name"] == name)
 
 
 async def set_feature(request: Request, body: ToggleBody) -> dict[str, Any]:
     admin = _service(request).admin
-    name = str(request.path_params["name"])
+    name = params.path_id(request, "name")
     tenant = await admin.set_feature(await principal(request), _tid(request), name, body.enabled)
     return {"name": name, "enabled": tenant.features[name]}
 
@@ -160,7 +161,7 @@ async def enrollment_ticket(request: Request, body: UserBody) -> dict[str, str]:
 async def list_enrollments(request: Request, _: None) -> list[dict[str, Any]]:
     admin = _service(request).admin
     found = await admin.list_enrollments(
-        await principal(request), _tid(request), str(request.path_params["user_id"])
+        await principal(request), _tid(request), params.path_id(request, "user_id")
     )
     return [enrollment_view(e) for e in found]
 
@@ -168,14 +169,14 @@ async def list_enrollments(request: Request, _: None) -> list[dict[str, Any]]:
 async def delete_enrollment(request: Request, _: None) -> None:
     admin = _service(request).admin
     await admin.delete_enrollment(
-        await principal(request), _tid(request), str(request.path_params["enrollment_id"])
+        await principal(request), _tid(request), params.path_id(request, "enrollment_id")
     )
 
 
 async def regenerate_recovery(request: Request, body: Body) -> dict[str, str]:
     admin = _service(request).admin
     code = await admin.regenerate_recovery_code(
-        await principal(request), _tid(request), str(request.path_params["user_id"])
+        await principal(request), _tid(request), params.path_id(request, "user_id")
     )
     return {"recovery_code": code}
 

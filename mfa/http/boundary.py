@@ -21,8 +21,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mfa.errors import InternalError, MFAError, NotFound, ServiceUnavailable
-from mfa.storage.base import BackendUnavailable, SchemaOutdated
+from mfa.errors import InternalError, InvalidBody, MFAError, NotFound, ServiceUnavailable
+from mfa.storage.base import BackendUnavailable, InvalidValue, SchemaOutdated
 
 log = logging.getLogger("mfa.http")
 
@@ -58,6 +58,8 @@ def as_contract_error(exc: BaseException) -> tuple[MFAError, int | None, dict[st
                 {"Allow": allow} if allow else {},
             )
         return NotFound("No such route."), None, {}
+    if isinstance(exc, InvalidValue):
+        return InvalidBody("A value in the request cannot be stored."), None, {}
     if isinstance(exc, BackendUnavailable | SchemaOutdated | TimeoutError):
         return ServiceUnavailable(), None, {}
     return InternalError(), None, {}

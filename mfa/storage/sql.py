@@ -30,6 +30,7 @@ from mfa.storage.base import (
     BackendUnavailable,
     Conflict,
     Enrollment,
+    InvalidValue,
     SchemaOutdated,
     Tenant,
 )
@@ -76,16 +77,34 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 @contextlib.asynccontextmanager
 async def map_db_errors(seconds: float | None, what: str) -> AsyncIterator[None]:
-    """Bound the block by ``seconds`` and turn connection failures into BackendUnavailable."""
+    """Bound the block by ``seconds`` and turn connection failures into BackendUnavailable,
+    and values the database refuses as data into InvalidValue."""
     try:
         async with asyncio.timeout(seconds):
             yield
     except sa_exc.DBAPIError as exc:
+        if _is_data_error(exc):
+            raise InvalidValue(f"the database refused a value during {what}: {exc.orig!r}") from exc
         if isinstance(exc, _UNAVAILABLE) or exc.connection_invalidated:
             raise BackendUnavailable(f"database unavailable during {what}: {exc.orig!r}") from exc
         raise
     except _UNAVAILABLE as exc:
         raise BackendUnavailable(f"database unavailable during {what}: {exc!r}") from exc
+    except (asyncpg.DataError, UnicodeEncodeError) as exc:
+        # The same, raised by the driver unwrapped (a lone surrogate fails to encode
+        # before anything is sent).
+        raise InvalidValue(f"the database refused a value during {what}: {exc!r}") from exc
+
+
+def _is_data_error(exc: sa_exc.DBAPIError) -> bool:
+    # SQLSTATE class 22, "data exception": CharacterNotInRepertoireError (a NUL),
+    # UntranslatableCharacterError, StringDataRightTruncationError... SQLAlchemy's
+    # asyncpg adapter wraps some of them as its generic Error, so the SQLSTATE
+    # decides, not the wrapper's class.
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(exc, sa_exc.DataError) or (
+        isinstance(sqlstate, str) and sqlstate.startswith("22")
+    )
 
 
 # --------------------------------------------------------------------------- engine
