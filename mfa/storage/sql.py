@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from mfa.names import DEFAULT_FACTORS, DEFAULT_FEATURES, DEFAULT_QUOTAS, Quota
+from mfa.storage._deadline import Deadlines
 from mfa.storage.base import (
     ApiKey,
     BackendUnavailable,
@@ -253,6 +255,24 @@ def _tenant_is(table: sa.Table, tenant_id: str | None) -> sa.ColumnElement[bool]
 
 # --------------------------------------------------------------------------- store
 
+S = TypeVar("S", bound="SqlDurableStore")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _bounded(
+    method: Callable[Concatenate[S, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """Bound the whole call, cleanup included, by the store's one deadline."""
+
+    @functools.wraps(method)
+    async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._deadlines.run(
+            method(self, *args, **kwargs), self.timeout, method.__name__
+        )
+
+    return call
+
 
 class SqlDurableStore:
     """:class:`~mfa.storage.base.DurableStore` on SQLAlchemy Core, SQLite or PostgreSQL.
@@ -269,6 +289,7 @@ class SqlDurableStore:
         self.timeout = timeout
         self._engine: AsyncEngine | None = None
         self._writer: AsyncEngine | None = None
+        self._deadlines = Deadlines()
         # SQLite has one writer at a time: queue this process's writers here, where
         # waiting is cheap and fair, rather than in SQLite's busy loop.
         self._write_lock: contextlib.AbstractAsyncContextManager[Any] = (
@@ -320,6 +341,8 @@ class SqlDurableStore:
         await upgrade(self.url)  # its own engine: no per-statement deadline
 
     async def close(self) -> None:
+        # Calls abandoned at their deadline may still be cleaning up their connection.
+        await self._deadlines.drain(self.timeout + 3)
         engine, self._engine, self._writer = self._engine, None, None
         if engine is not None:
             await engine.dispose()
@@ -342,12 +365,14 @@ class SqlDurableStore:
         ):
             yield conn
 
+    @_bounded
     async def ping(self) -> None:
         async with self._read("ping") as conn:
             await conn.execute(sa.text("SELECT 1"))
 
     # ------------------------------------------------------------------ tenants
 
+    @_bounded
     async def create_tenant(self, tenant: Tenant) -> Tenant:
         created = dataclasses.replace(tenant, created_at=tenant.created_at or _now())
         async with self._write("create_tenant") as conn:
@@ -367,17 +392,20 @@ class SqlDurableStore:
                 raise Conflict(f"tenant {tenant.tenant_id!r} already exists") from exc
         return created
 
+    @_bounded
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         async with self._read("get_tenant") as conn:
             query = sa.select(tenants).where(tenants.c.tenant_id == tenant_id)
             row = (await conn.execute(query)).first()
         return None if row is None else _tenant(row)
 
+    @_bounded
     async def list_tenants(self) -> list[Tenant]:
         async with self._read("list_tenants") as conn:
             rows = await conn.execute(sa.select(tenants).order_by(tenants.c.tenant_id))
             return [_tenant(row) for row in rows]
 
+    @_bounded
     async def update_tenant(
         self,
         tenant_id: str,
@@ -414,6 +442,7 @@ class SqlDurableStore:
             )
         return merged
 
+    @_bounded
     async def delete_tenant(self, tenant_id: str) -> bool:
         async with self._write("delete_tenant") as conn:
             # Explicit as well as ON DELETE CASCADE: a database whose foreign keys
@@ -425,6 +454,7 @@ class SqlDurableStore:
 
     # ------------------------------------------------------------------ API keys
 
+    @_bounded
     async def create_api_key(self, key: ApiKey) -> None:
         async with self._write("create_api_key") as conn:
             try:
@@ -443,12 +473,14 @@ class SqlDurableStore:
                     f"API key {key.key_id!r} exists, or tenant {key.tenant_id!r} does not"
                 ) from exc
 
+    @_bounded
     async def find_api_key(self, key_hash: bytes) -> ApiKey | None:
         async with self._read("find_api_key") as conn:
             query = sa.select(api_keys).where(api_keys.c.key_hash == key_hash)
             row = (await conn.execute(query)).first()
         return None if row is None else _api_key(row)
 
+    @_bounded
     async def list_api_keys(self, tenant_id: str | None) -> list[ApiKey]:
         query = (
             sa.select(api_keys)
@@ -458,6 +490,7 @@ class SqlDurableStore:
         async with self._read("list_api_keys") as conn:
             return [_api_key(row) for row in await conn.execute(query)]
 
+    @_bounded
     async def delete_api_key(self, tenant_id: str | None, key_id: str) -> bool:
         """Delete the key if it belongs to ``tenant_id`` (None: an operator-wide key)."""
         query = api_keys.delete().where(
@@ -469,6 +502,7 @@ class SqlDurableStore:
 
     # ------------------------------------------------------------------ enrollments
 
+    @_bounded
     async def create_enrollment(self, enrollment: Enrollment) -> None:
         now = _now()
         values = _enrollment_values(dataclasses.asdict(enrollment))
@@ -486,6 +520,7 @@ class SqlDurableStore:
     def _enrollment_query(self, tenant_id: str) -> sa.Select[Any]:
         return sa.select(enrollments).where(enrollments.c.tenant_id == tenant_id)
 
+    @_bounded
     async def get_enrollment(self, tenant_id: str, enrollment_id: str) -> Enrollment | None:
         query = self._enrollment_query(tenant_id).where(
             enrollments.c.enrollment_id == enrollment_id
@@ -494,12 +529,14 @@ class SqlDurableStore:
             row = (await conn.execute(query)).first()
         return None if row is None else _enrollment(row)
 
+    @_bounded
     async def get_user_enrollment(self, tenant_id: str, user_id: str) -> Enrollment | None:
         query = self._enrollment_query(tenant_id).where(enrollments.c.user_id == user_id)
         async with self._read("get_user_enrollment") as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _enrollment(row)
 
+    @_bounded
     async def update_enrollment(
         self, tenant_id: str, enrollment_id: str, changes: dict[str, Any]
     ) -> Enrollment | None:
@@ -522,6 +559,7 @@ class SqlDurableStore:
             row = (await conn.execute(sa.select(enrollments).where(*where))).one()
         return _enrollment(row)
 
+    @_bounded
     async def swap_recovery_hash(
         self, tenant_id: str, enrollment_id: str, old_hash: str, new_hash: str
     ) -> bool:
@@ -539,6 +577,7 @@ class SqlDurableStore:
             result = await conn.execute(query)
         return result.rowcount == 1
 
+    @_bounded
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> bool:
         query = enrollments.delete().where(
             enrollments.c.tenant_id == tenant_id, enrollments.c.enrollment_id == enrollment_id
