@@ -42,8 +42,10 @@ def _lax_int(value: Any) -> Any:
     return value
 
 
-LaxInt = Annotated[int, BeforeValidator(_lax_int)]
-OtpLength = Annotated[LaxInt, Field(ge=4, le=10)]
+# Bounds sit on the int itself, under the float conversion, so the JSON schema shows
+# them as minimum/maximum (put on top of the validator, pydantic writes "ge"/"le").
+_Lax = BeforeValidator(_lax_int)
+OtpLength = Annotated[int, Field(ge=4, le=10), _Lax]
 
 OTP_PATTERN = r"^[0-9]{4,10}$"
 RECOVERY_PATTERN = r"^[0-9A-Za-z]{24}$"
@@ -154,7 +156,8 @@ class RecoveryCodeResponse(BaseModel):
 
 # ---------------------------------------------------------------- backend API
 
-TenantId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
+TENANT_ID_PATTERN = r"^[a-z0-9_-]{1,64}$"
+TenantId = Annotated[str, Field(pattern=TENANT_ID_PATTERN)]
 # The same names as mfa.names.Scope (admin reads them from here with get_args).
 Scope = Literal[
     "tenants:read",
@@ -176,9 +179,13 @@ class CreateTenantBody(Body):
     name: Name
 
 
+QuotaLimit = Annotated[int, Field(ge=0, le=10_000_000), _Lax]
+QuotaWindow = Annotated[int, Field(ge=1, le=31 * 86400), _Lax]
+
+
 class QuotaModel(Body):
-    limit: Annotated[LaxInt, Field(ge=0, le=10_000_000)]
-    window_seconds: Annotated[LaxInt, Field(ge=1, le=31 * 86400)]
+    limit: QuotaLimit
+    window_seconds: QuotaWindow
 
 
 class QuotasBody(Body):

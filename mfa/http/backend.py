@@ -22,6 +22,7 @@ from mfa.schemas import (
     EnrollmentResponse,
     FactorState,
     FeatureState,
+    OtpLength,
     QuotasBody,
     QuotasResponse,
     RecoveryCodeResponse,
@@ -36,7 +37,7 @@ from mfa.tokens import parse_authorization
 
 
 class SmsSettingsBody(Body):
-    otp_length: int
+    otp_length: OtpLength
 
 
 class SmsSettingsResponse(BaseModel):
