@@ -119,8 +119,8 @@ async def set_factor(request: Request, body: ToggleBody) -> dict[str, Any]:
 
 async def set_feature(request: Request, body: ToggleBody) -> dict[str, Any]:
     admin = _service(request).admin
-    name = params.path_id(request, "name")
-    tenant = await admin.set_feature(await principal(request), _tid(request), name, body.enabled)
+    who, tid, name = await principal(request), _tid(request), params.path_id(request, "name")
+    tenant = await admin.set_feature(who, tid, name, body.enabled)
     return {"name": name, "enabled": tenant.features[name]}
 
 

@@ -122,3 +122,16 @@ async def test_a_deeply_nested_jwt_header_is_invalid_token(api: Api, path: str) 
     body = {"code": "123456"} if path.endswith("otp") else {}
     r = await api.http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
     assert_error(r, 401, "invalid_token")
+
+
+async def test_credentials_are_checked_before_path_ids(api: Api) -> None:
+    for method, path in (
+        ("PUT", "/api/tenants/acme/features/%00"),
+        ("PUT", "/api/tenants/acme/factors/%00"),
+        ("GET", "/api/tenants/%00"),
+        ("DELETE", "/api/tenants/acme/api-keys/%00"),
+    ):
+        r = await api.http.request(
+            method, path, json={"enabled": True}, headers={"Authorization": "Bearer mfa_nope"}
+        )
+        assert_error(r, 401, "invalid_token")
