@@ -26,7 +26,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route, Router
 
 from mfa._version import __version__ as __version__
 from mfa.http import backend, guardian
@@ -58,8 +58,11 @@ def create_app(settings: Settings | None = None, *, service: MFAService | None =
     document.update(build_openapi(endpoints, __version__))
     limit = service.settings.max_body_bytes
     routes: list[BaseRoute] = [ep.route(limit) for ep in endpoints]
-    # The mobile SDKs append /appliance-mfa to any non-Auth0 base URL.
-    routes.append(Mount(APPLIANCE_PREFIX, routes=list(routes)))
+    flat = list(routes)
+    # The mobile SDKs append /appliance-mfa to any non-Auth0 base URL. No slash
+    # redirects, here or below: a 307 whose Location is built from the Host header
+    # is no contract answer (and an open redirect to whoever sets Host).
+    routes.append(Mount(APPLIANCE_PREFIX, app=Router(routes=flat, redirect_slashes=False)))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -71,6 +74,10 @@ def create_app(settings: Settings | None = None, *, service: MFAService | None =
 
     async def http_exception(request: Request, exc: Exception) -> Response:
         error, status, headers = as_contract_error(exc)
+        if status == 405:
+            # Starlette names the methods of the first route that matched the path;
+            # the contract's Allow names every method the path accepts.
+            headers["Allow"] = ", ".join(allowed_methods(flat, _route_path(request)))
         request_id = str(request.scope.get("state", {}).get("request_id", ""))
         return error_response(error, request_id, status=status, headers=headers)
 
@@ -100,5 +107,26 @@ def create_app(settings: Settings | None = None, *, service: MFAService | None =
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False
     app.state.mfa = service
     return app
+
+
+def allowed_methods(routes: list[BaseRoute], path: str) -> list[str]:
+    """Every method some route at ``path`` accepts (HEAD with GET, as Starlette does)."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
+
+
+def _route_path(request: Request) -> str:
+    # The path below any host mount, then below /appliance-mfa.
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    if path.startswith(APPLIANCE_PREFIX + "/"):
+        path = path[len(APPLIANCE_PREFIX) :]
+    return path

@@ -10,11 +10,69 @@ Guardian clients know ``otpCode``, ``recoveryCode`` and ``phoneNumber``.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+import re
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from mfa.errors import InvalidOtpFormat, InvalidRecoveryCodeFormat
 
 FactorName = Literal["otp", "sms", "push", "recovery-code"]
+
+# No control characters (C0, DEL, C1) in any text we keep: PostgreSQL refuses NUL
+# outright (a 500, once), and none belongs in a name or an id. Enforced by pydantic
+# and, being a pattern, shown in the OpenAPI document.
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_CONTROL)]
+
+
+def has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+def _lax_int(value: Any) -> Any:
+    # JSON has one number type: 3600.0 is 3600 to a client in JavaScript. Strict mode
+    # refuses it, so integral floats are turned into ints here, and only those:
+    # 3600.5, "3600" and true are still refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Bounds sit on the int itself, under the float conversion, so the JSON schema shows
+# them as minimum/maximum (put on top of the validator, pydantic writes "ge"/"le").
+_Lax = BeforeValidator(_lax_int)
+OtpLength = Annotated[int, Field(ge=4, le=10), _Lax]
+
+OTP_PATTERN = r"^[0-9]{4,10}$"
+RECOVERY_PATTERN = r"^[0-9A-Za-z]{24}$"
+
+
+def _otp_code(code: str) -> str:
+    # The wire contract answers invalid_otp_format for any code that cannot be one
+    # (too long included), not invalid_body; fullmatch, so "123456\n" is refused.
+    if re.fullmatch(r"[0-9]{4,10}", code) is None:
+        raise InvalidOtpFormat()
+    return code
+
+
+def _recovery_code(code: str) -> str:
+    if re.fullmatch(r"[0-9A-Za-z]{24}", code) is None:
+        raise InvalidRecoveryCodeFormat()
+    return code
+
+
+OtpCode = Annotated[
+    str, AfterValidator(_otp_code), Field(json_schema_extra={"pattern": OTP_PATTERN})
+]
+RecoveryCode = Annotated[
+    str,
+    AfterValidator(_recovery_code),
+    Field(json_schema_extra={"pattern": RECOVERY_PATTERN, "minLength": 24, "maxLength": 24}),
+]
 
 
 class Body(BaseModel):
@@ -36,12 +94,12 @@ class StartFlowBody(Body):
 class VerifyOtpBody(Body):
     WIRE_NAMES: ClassVar[dict[str, str]] = {"code": "otpCode"}
     type: Literal["manual_input"] | None = None
-    code: Annotated[str, Field(max_length=64)]
+    code: OtpCode
 
 
 class RecoverAccountBody(Body):
     WIRE_NAMES: ClassVar[dict[str, str]] = {"recovery_code": "recoveryCode"}
-    recovery_code: Annotated[str, Field(max_length=128)]
+    recovery_code: RecoveryCode
 
 
 class SmsEnrollBody(Body):
@@ -98,7 +156,9 @@ class RecoveryCodeResponse(BaseModel):
 
 # ---------------------------------------------------------------- backend API
 
-TenantId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
+TENANT_ID_PATTERN = r"^[a-z0-9_-]{1,64}$"
+TenantId = Annotated[str, Field(pattern=TENANT_ID_PATTERN)]
+# The same names as mfa.names.Scope (admin reads them from here with get_args).
 Scope = Literal[
     "tenants:read",
     "tenants:write",
@@ -111,17 +171,21 @@ Scope = Literal[
     "enrollments:read",
     "enrollments:write",
 ]
-UserId = Annotated[str, Field(min_length=1, max_length=256)]
+UserId = Annotated[str, Field(min_length=1, max_length=256, pattern=NO_CONTROL)]
 
 
 class CreateTenantBody(Body):
     tenant_id: TenantId
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
+
+
+QuotaLimit = Annotated[int, Field(ge=0, le=10_000_000), _Lax]
+QuotaWindow = Annotated[int, Field(ge=1, le=31 * 86400), _Lax]
 
 
 class QuotaModel(Body):
-    limit: Annotated[int, Field(ge=0, le=10_000_000)]
-    window_seconds: Annotated[int, Field(ge=1, le=31 * 86400)]
+    limit: QuotaLimit
+    window_seconds: QuotaWindow
 
 
 class QuotasBody(Body):
@@ -148,7 +212,7 @@ class TenantResponse(BaseModel):
 
 
 class CreateApiKeyBody(Body):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
     scopes: Annotated[list[Scope], Field(min_length=1)]
 
 

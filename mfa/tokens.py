@@ -27,10 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import jwt
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 from mfa.errors import InvalidBearerFormat, InvalidToken, TransactionExpired
 from mfa.keys import SigningKeys
@@ -69,8 +72,8 @@ class TokenCodec:
     ``cryptography`` and :mod:`hmac`): every verify-otp decodes a transaction token
     and every success signs a result, and going through PyJWT's generic machinery
     costs several times more. What is produced is plain RFC 7515/7518 — hosts and
-    the tests verify it with PyJWT — and PyJWT still decodes result signatures,
-    which only hosts and :meth:`MFAService.verify_result` read.
+    the tests verify it with PyJWT. Decoding verifies the signature over the raw
+    segments before it parses any JSON.
     """
 
     def __init__(self, keys: SigningKeys, clock: Clock = time.time, issuer: str = "mfa") -> None:
@@ -115,51 +118,65 @@ class TokenCodec:
         return claims
 
     def _decode_hs256(self, token: str) -> dict[str, Any]:
-        try:
-            head_b64, body_b64, sig_b64 = token.split(".")
-            header = json.loads(_unb64(head_b64))
-            if not isinstance(header, dict) or header.get("alg") != "HS256":
-                raise InvalidToken()
-            key = self.keys.by_kid.get(str(header.get("kid")))
-            if key is None:
-                raise InvalidToken("The token was signed with an unknown key.")
-            expected = hmac.digest(
-                key.hmac_secret, f"{head_b64}.{body_b64}".encode("ascii"), "sha256"
-            )
-            if not hmac.compare_digest(expected, _unb64(sig_b64)):
-                raise InvalidToken()
-            claims = json.loads(_unb64(body_b64))
-        except (ValueError, binascii.Error, UnicodeError):
-            raise InvalidToken("The token is not a well-formed JWT.") from None
-        if not isinstance(claims, dict):
-            raise InvalidToken()
-        return claims
+        signing_input, signature = _split(token)
+        # The signature is checked over the raw segments before any JSON is parsed:
+        # whoever cannot sign cannot make us parse anything (a header nested a
+        # thousand deep once raised RecursionError). With a handful of keys, trying
+        # each costs less than trusting an unverified "kid".
+        for key in self.keys.keys:
+            expected = hmac.digest(key.hmac_secret, signing_input, "sha256")
+            if hmac.compare_digest(expected, signature):
+                return _verified_claims(signing_input, key.kid, "HS256")
+        raise InvalidToken()
 
     def _decode_sig(self, token: str) -> dict[str, Any]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise InvalidToken("The token is not a well-formed JWT.") from None
-        key = self.keys.by_kid.get(str(header.get("kid")))
-        if key is None:
-            raise InvalidToken("The token was signed with an unknown key.")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key.private.public_key(),
-                algorithms=["ES256"],
-                # exp is checked by decode() against our clock; iat/nbf are not ours
-                # to judge.
-                options={
-                    "verify_exp": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                    "verify_iss": False,
-                },
-            )
-        except jwt.PyJWTError:
-            raise InvalidToken() from None
-        return claims
+        signing_input, signature = _split(token)
+        if len(signature) != 64:
+            raise InvalidToken()
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:], "big")
+        der = encode_dss_signature(r, s)
+        for key in self.keys.keys:
+            try:
+                key.private.public_key().verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+            except InvalidSignature:
+                continue
+            return _verified_claims(signing_input, key.kid, "ES256")
+        raise InvalidToken()
+
+
+# A JWT larger than this is no token of ours (the Authorization header allows 8 KiB).
+MAX_TOKEN_CHARS = 8192
+
+
+def _split(token: str) -> tuple[bytes, bytes]:
+    """The signing input and the decoded signature of a compact JWS; nothing parsed."""
+    if len(token) > MAX_TOKEN_CHARS or not token.isascii():
+        raise InvalidToken("The token is not a well-formed JWT.")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise InvalidToken("The token is not a well-formed JWT.")
+    try:
+        signature = _unb64(parts[2])
+    except (ValueError, binascii.Error):
+        raise InvalidToken("The token is not a well-formed JWT.") from None
+    return f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+
+
+def _verified_claims(signing_input: bytes, kid: str, alg: str) -> dict[str, Any]:
+    """Header and claims of a token whose signature has been verified with key ``kid``."""
+    head_b64, body_b64 = signing_input.decode("ascii").split(".")
+    try:
+        header = json.loads(_unb64(head_b64))
+        claims = json.loads(_unb64(body_b64))
+    except (ValueError, binascii.Error, UnicodeError, RecursionError):
+        # Only we sign, so this is a key leak or a bug; still a refusal, never a 500.
+        raise InvalidToken("The token is not a well-formed JWT.") from None
+    if not isinstance(header, dict) or header.get("alg") != alg or header.get("kid") != kid:
+        raise InvalidToken()
+    if not isinstance(claims, dict):
+        raise InvalidToken()
+    return claims
 
 
 def _b64(data: bytes) -> str:

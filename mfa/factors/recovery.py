@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits
 LENGTH = 24
-FORMAT = re.compile(r"^[0-9A-Za-z]{24}$")
+FORMAT = re.compile(r"[0-9A-Za-z]{24}")
 
 _PROFILES = {
     "rfc9106_low_memory": profiles.RFC_9106_LOW_MEMORY,
@@ -35,7 +35,8 @@ def new_code() -> str:
 
 
 def well_formed(code: str) -> bool:
-    return FORMAT.match(code) is not None
+    # fullmatch: with match and "$", "<24 characters>\n" passed (and cost an attempt).
+    return FORMAT.fullmatch(code) is not None
 
 
 class RecoveryHasher:

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from mfa.admin import Admin
 from mfa.catalogue import catalogue_json
 from mfa.errors import ServiceUnavailable
+from mfa.http import params
 from mfa.http.endpoint import Endpoint
 from mfa.http.views import (
     api_key_view,
@@ -30,6 +31,7 @@ from mfa.schemas import (
     EnrollmentResponse,
     FactorState,
     FeatureState,
+    OtpLength,
     QuotasBody,
     QuotasResponse,
     RecoveryCodeResponse,
@@ -43,7 +45,7 @@ from mfa.service import MFAService
 
 
 class SmsSettingsBody(Body):
-    otp_length: int
+    otp_length: OtpLength
 
 
 class SmsSettingsResponse(BaseModel):
@@ -64,11 +66,11 @@ def _admin(request: Request) -> Admin:
 
 
 def _tid(request: Request) -> str:
-    return str(request.path_params["tenant_id"])
+    return params.tenant_id(request)
 
 
 def _param(request: Request, name: str) -> str:
-    return str(request.path_params[name])
+    return params.path_id(request, name)
 
 
 # Handlers run after the Endpoint authorized the caller for the route's scope and

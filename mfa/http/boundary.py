@@ -1,7 +1,8 @@
 """The error boundary: whatever happens inside, the client gets a catalogue error.
 
 One pure-ASGI middleware wraps the whole app. It gives every response an
-``X-Request-Id``, renders :class:`~mfa.errors.MFAError` as the contract body,
+``X-Request-Id``, ``Cache-Control: no-store`` and ``X-Content-Type-Options:
+nosniff``, renders :class:`~mfa.errors.MFAError` as the contract body,
 turns an unreachable backend into ``service_unavailable`` and any other exception
 into ``internal_error`` — logging the full trace under the request id, and never
 putting internals in the body. Starlette's own 404/405 arrive as
@@ -21,12 +22,23 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mfa.errors import InternalError, MFAError, NotFound, ServiceUnavailable
-from mfa.storage.base import BackendUnavailable, SchemaOutdated
+from mfa.errors import InternalError, InvalidBody, MFAError, NotFound, ServiceUnavailable
+from mfa.storage.base import BackendUnavailable, InvalidValue, SchemaOutdated
 
 log = logging.getLogger("mfa.http")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+# On every answer, errors included. Many carry a secret or a token (start-flow,
+# recover-account, an accepted transaction-state, API keys, request tokens,
+# tickets, recovery codes) and none is worth caching, so no route can forget:
+# no-store keeps them out of browser and proxy caches; nosniff keeps a browser
+# from reading JSON as anything else.
+_SECURITY_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+]
+_OURS = frozenset({b"x-request-id", *(k for k, _ in _SECURITY_HEADERS)})
 
 
 def error_response(
@@ -58,6 +70,8 @@ def as_contract_error(exc: BaseException) -> tuple[MFAError, int | None, dict[st
                 {"Allow": allow} if allow else {},
             )
         return NotFound("No such route."), None, {}
+    if isinstance(exc, InvalidValue):
+        return InvalidBody("A value in the request cannot be stored."), None, {}
     if isinstance(exc, BackendUnavailable | SchemaOutdated | TimeoutError):
         return ServiceUnavailable(), None, {}
     return InternalError(), None, {}
@@ -83,10 +97,8 @@ class ErrorBoundary:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
-                ]
-                headers.append((b"x-request-id", request_id.encode()))
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OURS]
+                headers += [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -103,7 +115,7 @@ class ErrorBoundary:
             if started:
                 return  # too late to change the response; the trace is logged
             response = error_response(error, request_id, status=status, headers=headers)
-            await response(scope, receive, send)
+            await response(scope, receive, send_with_id)
 
 
 def _describe(exc: BaseException) -> str:

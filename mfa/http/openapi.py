@@ -16,7 +16,9 @@ from pydantic.json_schema import models_json_schema
 
 from mfa.catalogue import CATALOGUE
 from mfa.http.endpoint import Endpoint
-from mfa.schemas import ErrorBody
+from mfa.http.params import MAX_ID_CHARS
+from mfa.names import Factor, Feature
+from mfa.schemas import NO_CONTROL, TENANT_ID_PATTERN, ErrorBody
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "start": [{"requestToken": []}, {"enrollmentTicket": []}],
@@ -47,14 +49,16 @@ def build_openapi(endpoints: tuple[Endpoint, ...], version: str) -> dict[str, An
             "responses": _responses(ep),
         }
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": name, "in": "path", "required": True, "schema": _path_schema(ep.path, name)}
             for name in re.findall(r"{(\w+)}", ep.path)
         ]
         if params:
             op["parameters"] = params
         if ep.body is not None:
             op["requestBody"] = {
-                "required": False,
+                # Optional only where every field is: Guardian clients POST those
+                # without a body, and a missing body reads as {}.
+                "required": any(f.is_required() for f in ep.body.model_fields.values()),
                 "content": {"application/json": {"schema": _ref(ep.body)}},
             }
         if ep.auth in _SECURITY:
@@ -89,6 +93,20 @@ def build_openapi(endpoints: tuple[Endpoint, ...], version: str) -> dict[str, An
     }
 
 
+_ID: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS}
+
+
+def _path_schema(path: str, name: str) -> dict[str, Any]:
+    """What the route accepts for a path parameter (mfa.http.params checks the same)."""
+    if name == "tenant_id":
+        return {"type": "string", "pattern": TENANT_ID_PATTERN}
+    if name == "name" and "/factors/" in path:
+        return {"type": "string", "enum": [f.value for f in Factor]}
+    if name == "name" and "/features/" in path:
+        return {"type": "string", "enum": [f.value for f in Feature]}
+    return {**_ID, "pattern": NO_CONTROL}
+
+
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
@@ -107,7 +125,9 @@ def _responses(ep: Endpoint) -> dict[str, Any]:
         out[str(ep.status)] = {"description": "Success", "content": content}
     by_status: dict[int, list[str]] = defaultdict(list)
     body_errors = ("invalid_body",) if ep.body is not None else ()
-    for code in (*ep.errors, *body_errors, *_ALWAYS):
+    # mfa.http.params answers tenant_not_found for any {tenant_id} that cannot be one.
+    path_errors = ("tenant_not_found",) if "{tenant_id}" in ep.path else ()
+    for code in (*ep.errors, *body_errors, *path_errors, *_ALWAYS):
         spec = CATALOGUE[code]
         if code not in by_status[spec.status]:
             by_status[spec.status].append(code)

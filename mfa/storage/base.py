@@ -39,6 +39,11 @@ class Conflict(Exception):
     """A uniqueness rule refused the write (the tenant or enrollment already exists)."""
 
 
+class InvalidValue(Exception):
+    """The database refused a value as data (a NUL, an untranslatable character, a
+    string too long): the caller's input, not an outage."""
+
+
 # --------------------------------------------------------------------------- durable
 
 

@@ -12,23 +12,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from mfa.names import DEFAULT_FACTORS, DEFAULT_FEATURES, DEFAULT_QUOTAS, Quota
+from mfa.storage._deadline import Deadlines
 from mfa.storage.base import (
     ApiKey,
     BackendUnavailable,
     Conflict,
     Enrollment,
+    InvalidValue,
     RecoveryHandover,
     SchemaOutdated,
     Tenant,
@@ -85,16 +88,34 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 @contextlib.asynccontextmanager
 async def map_db_errors(seconds: float | None, what: str) -> AsyncIterator[None]:
-    """Bound the block by ``seconds`` and turn connection failures into BackendUnavailable."""
+    """Bound the block by ``seconds`` and turn connection failures into BackendUnavailable,
+    and values the database refuses as data into InvalidValue."""
     try:
         async with asyncio.timeout(seconds):
             yield
     except sa_exc.DBAPIError as exc:
+        if _is_data_error(exc):
+            raise InvalidValue(f"the database refused a value during {what}: {exc.orig!r}") from exc
         if isinstance(exc, _UNAVAILABLE) or exc.connection_invalidated:
             raise BackendUnavailable(f"database unavailable during {what}: {exc.orig!r}") from exc
         raise
     except _UNAVAILABLE as exc:
         raise BackendUnavailable(f"database unavailable during {what}: {exc!r}") from exc
+    except (asyncpg.DataError, UnicodeEncodeError) as exc:
+        # The same, raised by the driver unwrapped (a lone surrogate fails to encode
+        # before anything is sent).
+        raise InvalidValue(f"the database refused a value during {what}: {exc!r}") from exc
+
+
+def _is_data_error(exc: sa_exc.DBAPIError) -> bool:
+    # SQLSTATE class 22, "data exception": CharacterNotInRepertoireError (a NUL),
+    # UntranslatableCharacterError, StringDataRightTruncationError... SQLAlchemy's
+    # asyncpg adapter wraps some of them as its generic Error, so the SQLSTATE
+    # decides, not the wrapper's class.
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(exc, sa_exc.DataError) or (
+        isinstance(sqlstate, str) and sqlstate.startswith("22")
+    )
 
 
 # --------------------------------------------------------------------------- engine
@@ -244,6 +265,24 @@ def _tenant_is(table: sa.Table, tenant_id: str | None) -> sa.ColumnElement[bool]
 
 # --------------------------------------------------------------------------- store
 
+S = TypeVar("S", bound="SqlDurableStore")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _bounded(
+    method: Callable[Concatenate[S, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """Bound the whole call, cleanup included, by the store's one deadline."""
+
+    @functools.wraps(method)
+    async def call(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._deadlines.run(
+            method(self, *args, **kwargs), self.timeout, method.__name__
+        )
+
+    return call
+
 
 class SqlDurableStore:
     """:class:`~mfa.storage.base.DurableStore` on SQLAlchemy Core, SQLite or PostgreSQL.
@@ -260,6 +299,7 @@ class SqlDurableStore:
         self.timeout = timeout
         self._engine: AsyncEngine | None = None
         self._writer: AsyncEngine | None = None
+        self._deadlines = Deadlines()
         # SQLite has one writer at a time: queue this process's writers here, where
         # waiting is cheap and fair, rather than in SQLite's busy loop.
         self._write_lock: contextlib.AbstractAsyncContextManager[Any] = (
@@ -311,6 +351,8 @@ class SqlDurableStore:
         await upgrade(self.url)  # its own engine: no per-statement deadline
 
     async def close(self) -> None:
+        # Calls abandoned at their deadline may still be cleaning up their connection.
+        await self._deadlines.drain(self.timeout + 3)
         engine, self._engine, self._writer = self._engine, None, None
         if engine is not None:
             await engine.dispose()
@@ -333,12 +375,14 @@ class SqlDurableStore:
         ):
             yield conn
 
+    @_bounded
     async def ping(self) -> None:
         async with self._read("ping") as conn:
             await conn.execute(sa.text("SELECT 1"))
 
     # ------------------------------------------------------------------ tenants
 
+    @_bounded
     async def create_tenant(self, tenant: Tenant) -> Tenant:
         created = dataclasses.replace(tenant, created_at=tenant.created_at or _now())
         async with self._write("create_tenant") as conn:
@@ -358,17 +402,20 @@ class SqlDurableStore:
                 raise Conflict(f"tenant {tenant.tenant_id!r} already exists") from exc
         return created
 
+    @_bounded
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
         async with self._read("get_tenant") as conn:
             query = sa.select(tenants).where(tenants.c.tenant_id == tenant_id)
             row = (await conn.execute(query)).first()
         return None if row is None else _tenant(row)
 
+    @_bounded
     async def list_tenants(self) -> list[Tenant]:
         async with self._read("list_tenants") as conn:
             rows = await conn.execute(sa.select(tenants).order_by(tenants.c.tenant_id))
             return [_tenant(row) for row in rows]
 
+    @_bounded
     async def update_tenant(
         self,
         tenant_id: str,
@@ -405,6 +452,7 @@ class SqlDurableStore:
             )
         return merged
 
+    @_bounded
     async def delete_tenant(self, tenant_id: str) -> bool:
         async with self._write("delete_tenant") as conn:
             # Explicit as well as ON DELETE CASCADE: a database whose foreign keys
@@ -416,6 +464,7 @@ class SqlDurableStore:
 
     # ------------------------------------------------------------------ API keys
 
+    @_bounded
     async def create_api_key(self, key: ApiKey) -> None:
         async with self._write("create_api_key") as conn:
             try:
@@ -434,12 +483,14 @@ class SqlDurableStore:
                     f"API key {key.key_id!r} exists, or tenant {key.tenant_id!r} does not"
                 ) from exc
 
+    @_bounded
     async def find_api_key(self, key_hash: bytes) -> ApiKey | None:
         async with self._read("find_api_key") as conn:
             query = sa.select(api_keys).where(api_keys.c.key_hash == key_hash)
             row = (await conn.execute(query)).first()
         return None if row is None else _api_key(row)
 
+    @_bounded
     async def list_api_keys(self, tenant_id: str | None) -> list[ApiKey]:
         query = (
             sa.select(api_keys)
@@ -449,6 +500,7 @@ class SqlDurableStore:
         async with self._read("list_api_keys") as conn:
             return [_api_key(row) for row in await conn.execute(query)]
 
+    @_bounded
     async def delete_api_key(self, tenant_id: str | None, key_id: str) -> bool:
         """Delete the key if it belongs to ``tenant_id`` (None: an operator-wide key)."""
         query = api_keys.delete().where(
@@ -460,6 +512,7 @@ class SqlDurableStore:
 
     # ------------------------------------------------------------------ enrollments
 
+    @_bounded
     async def create_enrollment(self, enrollment: Enrollment) -> None:
         now = _now()
         values = _enrollment_values(dataclasses.asdict(enrollment))
@@ -477,6 +530,7 @@ class SqlDurableStore:
     def _enrollment_query(self, tenant_id: str) -> sa.Select[Any]:
         return sa.select(enrollments).where(enrollments.c.tenant_id == tenant_id)
 
+    @_bounded
     async def get_enrollment(self, tenant_id: str, enrollment_id: str) -> Enrollment | None:
         query = self._enrollment_query(tenant_id).where(
             enrollments.c.enrollment_id == enrollment_id
@@ -485,12 +539,14 @@ class SqlDurableStore:
             row = (await conn.execute(query)).first()
         return None if row is None else _enrollment(row)
 
+    @_bounded
     async def get_user_enrollment(self, tenant_id: str, user_id: str) -> Enrollment | None:
         query = self._enrollment_query(tenant_id).where(enrollments.c.user_id == user_id)
         async with self._read("get_user_enrollment") as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _enrollment(row)
 
+    @_bounded
     async def update_enrollment(
         self, tenant_id: str, enrollment_id: str, changes: dict[str, Any]
     ) -> Enrollment | None:
@@ -521,6 +577,7 @@ class SqlDurableStore:
             enrollments.c.enrollment_id == enrollment_id,
         )
 
+    @_bounded
     async def rotate_recovery_code(
         self,
         tenant_id: str,
@@ -548,6 +605,7 @@ class SqlDurableStore:
             result = await conn.execute(query)
         return result.rowcount == 1
 
+    @_bounded
     async def get_recovery_handover(
         self, tenant_id: str, enrollment_id: str
     ) -> RecoveryHandover | None:
@@ -564,6 +622,7 @@ class SqlDurableStore:
             row.recovery_prev_hash, bytes(row.recovery_handover), row.recovery_handover_at
         )
 
+    @_bounded
     async def claim_recovery_handover(
         self, tenant_id: str, enrollment_id: str, since: datetime, now: datetime
     ) -> bool:
@@ -580,6 +639,7 @@ class SqlDurableStore:
             result = await conn.execute(query)
         return result.rowcount == 1
 
+    @_bounded
     async def end_recovery_handover(self, tenant_id: str, enrollment_id: str) -> None:
         query = (
             enrollments.update()
@@ -589,6 +649,7 @@ class SqlDurableStore:
         async with self._write("end_recovery_handover") as conn:
             await conn.execute(query)
 
+    @_bounded
     async def reset_recovery_code(self, tenant_id: str, enrollment_id: str, new_hash: str) -> bool:
         query = (
             enrollments.update()
@@ -605,6 +666,7 @@ class SqlDurableStore:
             result = await conn.execute(query)
         return result.rowcount == 1
 
+    @_bounded
     async def undo_recovery_rotation(
         self, tenant_id: str, enrollment_id: str, new_hash: str, old_hash: str
     ) -> bool:
@@ -626,6 +688,7 @@ class SqlDurableStore:
             result = await conn.execute(query)
         return result.rowcount == 1
 
+    @_bounded
     async def swap_recovery_hash(
         self, tenant_id: str, enrollment_id: str, old_hash: str, new_hash: str
     ) -> bool:
@@ -643,6 +706,7 @@ class SqlDurableStore:
             result = await conn.execute(query)
         return result.rowcount == 1
 
+    @_bounded
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> bool:
         query = enrollments.delete().where(
             enrollments.c.tenant_id == tenant_id, enrollments.c.enrollment_id == enrollment_id

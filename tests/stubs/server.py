@@ -35,6 +35,7 @@ class ServerThread:
             http="h11",
             log_level="warning",
             access_log=False,
+            server_header=False,  # as `mfa serve`: don't announce the server
             # A handler still sleeping at shutdown must not hold the test run.
             timeout_graceful_shutdown=1,
         )

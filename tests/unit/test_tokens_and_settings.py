@@ -127,3 +127,35 @@ def test_signing_keys_must_be_private_p256() -> None:
     public.pop("d")
     with pytest.raises(SettingsError):
         SigningKeys.from_json(json.dumps([public]))
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("kind", ["request", "tx", "sig"])
+def test_a_hostile_header_is_refused_before_it_is_parsed(kind: str) -> None:
+    codec = TokenCodec(SigningKeys([generate_signing_jwk()]))
+    deep = _b64(b"[" * 100_000 + b"]" * 100_000)  # RecursionError, had it been parsed
+    for header in (deep, _b64(b'{"alg": "HS256", "kid": ' + b"[" * 5000 + b"]" * 5000 + b"}")):
+        with pytest.raises(InvalidToken):
+            codec.decode(f"{header}.{_b64(b'{}')}.{_b64(b'x' * 32)}", kind)  # type: ignore[arg-type]
+    with pytest.raises(InvalidToken):
+        codec.decode("a." * 10_000 + "b", kind)  # type: ignore[arg-type]
+
+
+def test_a_valid_signature_with_a_mismatched_header_is_refused() -> None:
+    keys = SigningKeys([generate_signing_jwk()])
+    codec = TokenCodec(keys)
+    token = codec.issue("tx", {"sub": "u"}, 60)
+    _, body, _ = token.split(".")
+    # Re-sign a header naming another kid with the right key: still refused.
+    header = _b64(json.dumps({"alg": "HS256", "kid": "other", "typ": "JWT"}).encode())
+    import hashlib
+    import hmac
+
+    sig = hmac.new(keys.newest.hmac_secret, f"{header}.{body}".encode(), hashlib.sha256)
+    with pytest.raises(InvalidToken):
+        codec.decode(f"{header}.{body}.{_b64(sig.digest())}", "tx")
