@@ -27,6 +27,7 @@ from mfa.settings import Settings
 from mfa.storage.base import AttemptLimits, DurableStore, EphemeralStore, Tenant
 from mfa.tenants import TenantCache
 from mfa.tokens import TokenCodec
+from mfa.totp_steps import TotpStepLog
 
 
 @dataclass(eq=False)
@@ -42,6 +43,7 @@ class Context:
     hasher: RecoveryHasher
     tenants: TenantCache
     sealer: Sealer
+    totp_steps: TotpStepLog
     limits: AttemptLimits = field(init=False)
     _sms_secret: bytes = field(init=False, repr=False)
 

@@ -28,6 +28,7 @@ from mfa.storage.base import DurableStore, EphemeralStore
 from mfa.storage.memory import MemoryEphemeralStore
 from mfa.tenants import TenantCache
 from mfa.tokens import TokenCodec
+from mfa.totp_steps import TotpStepLog
 
 log = logging.getLogger("mfa")
 
@@ -71,6 +72,7 @@ class MFAService:
             hasher=RecoveryHasher(self.settings.argon2_profile),
             tenants=TenantCache(durable),
             sealer=Sealer(keys.encryption),
+            totp_steps=TotpStepLog(durable),
         )
         self.admin_key = self.settings.admin_key or keys.admin_key
         self.authenticator = Authenticator(durable, self.admin_key)
@@ -120,6 +122,7 @@ class MFAService:
                 return
             await self.durable.open()
             await self.ephemeral.open()
+            self.ctx.totp_steps.start()
             self._open = True
             if isinstance(self.ephemeral, MemoryEphemeralStore):
                 log.warning(
@@ -137,6 +140,7 @@ class MFAService:
                 return
             self._open = False
             for closer in (
+                self.ctx.totp_steps.stop,
                 self.sms.aclose,
                 self.push.aclose,
                 self.ephemeral.close,

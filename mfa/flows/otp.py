@@ -46,6 +46,10 @@ async def verify_otp(ctx: Context, token: str, code: str) -> None:
         step = totp.matching_step(secret, code, now, ctx.settings.totp_valid_window)
         ok = step is not None
         replay_key = "totp:" + eid
+        floor = tx.data.get("otp_last_step")
+        if step is not None and floor is not None and step <= int(floor):
+            # Used before, by the durable mark: Redis may have forgotten it.
+            ok = False
     else:
         ok = False  # enrolled without TOTP and no SMS code sent: nothing can match
     if not ok:
@@ -65,6 +69,8 @@ async def verify_otp(ctx: Context, token: str, code: str) -> None:
         #    pending (a lockout) takes the row back: nobody accepted it.
         extra["enrollment"] = await _confirm_enrollment(ctx, tenant, tx, method)
     outcome = await accept(ctx, tx, method, replay_key=replay_key, step=step, extra=extra)
+    if outcome is AttemptOutcome.ACCEPTED and step is not None:
+        ctx.totp_steps.note(tx.tenant_id, eid, step)
     if outcome is not AttemptOutcome.ACCEPTED:
         if tx.kind == TxKind.ENROLL.value:
             if outcome is AttemptOutcome.LOCKED:

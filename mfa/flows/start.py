@@ -111,6 +111,8 @@ def _login_tx(
     data: dict[str, Any] = {"enrollment_id": e.enrollment_id, "methods": methods}
     if e.totp_secret is not None:
         data["otp_secret"] = b64(e.totp_secret)
+        if e.totp_last_step is not None:
+            data["otp_last_step"] = e.totp_last_step  # see mfa.totp_steps
     if e.phone_number is not None:
         data["phone"] = b64(e.phone_number)
     tx = Transaction(

@@ -87,6 +87,8 @@ class Enrollment:
     phone_number: bytes | None = None
     phone_masked: str | None = None
     recovery_code_hash: str | None = None
+    # The last TOTP time step accepted: the replay mark that survives a Redis loss.
+    totp_last_step: int | None = None
     name: str | None = None
     device_identifier: str | None = None
     device_public_key: dict[str, Any] | None = None
@@ -192,6 +194,10 @@ class DurableStore(Protocol):
         self, tenant_id: str, enrollment_id: str, new_hash: str, old_hash: str
     ) -> bool:
         """Put ``old_hash`` back (if the hash is still ``new_hash``), with no handover."""
+
+    async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
+        """Raise each ``(tenant_id, enrollment_id, step)``'s last accepted TOTP step
+        to ``step`` (never lower it), in one round trip."""
 
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> bool: ...
 

@@ -103,6 +103,8 @@ enrollments = sa.Table(
     sa.Column("recovery_prev_hash", sa.Text, nullable=True),
     sa.Column("recovery_handover", sa.LargeBinary, nullable=True),
     sa.Column("recovery_handover_at", UtcDateTime, nullable=True),
+    # The last TOTP step accepted, kept behind Redis's mark (mfa.flows.totp_steps).
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
     sa.Column("name", sa.Text, nullable=True),
     sa.Column("device_identifier", sa.Text, nullable=True),
     sa.Column("device_public_key", sa.JSON, nullable=True),

@@ -689,6 +689,26 @@ class SqlDurableStore:
         return result.rowcount == 1
 
     @_bounded
+    async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
+        if not steps:
+            return
+        query = (
+            enrollments.update()
+            .where(
+                enrollments.c.tenant_id == sa.bindparam("t"),
+                enrollments.c.enrollment_id == sa.bindparam("e"),
+                sa.or_(
+                    enrollments.c.totp_last_step.is_(None),
+                    enrollments.c.totp_last_step < sa.bindparam("s"),
+                ),
+            )
+            .values(totp_last_step=sa.bindparam("s"))
+        )
+        rows = [{"t": t, "e": e, "s": step} for t, e, step in steps]
+        async with self._write("record_totp_steps") as conn:
+            await conn.execute(query, rows)
+
+    @_bounded
     async def swap_recovery_hash(
         self, tenant_id: str, enrollment_id: str, old_hash: str, new_hash: str
     ) -> bool:

@@ -271,3 +271,40 @@ async def test_a_burst_of_wrong_recovery_codes_hashes_little_and_answers_the_con
     # Each wrong code counts once it is checked; the transaction allows five.
     assert hasher.calls <= api.service.settings.otp_attempts_per_transaction
     assert hasher.most <= hasher.workers
+
+
+async def test_a_totp_code_is_not_accepted_again_after_redis_forgets(
+    api: Api, clock: FrozenClock
+) -> None:
+    """Redis without persistence loses its replay marks on a restart; the step
+    kept with the enrollment still refuses the code."""
+    await api.tenant()
+    start = await api.start("acme", "rex")
+    secret = start["device_account"]["otp_secret"]
+    code = totp.code_at(secret, clock())
+    assert (
+        await api.post("/api/verify-otp", start["transaction_token"], {"code": code})
+    ).status_code == 204
+    clock.advance(30)
+    login = await api.start("acme", "rex")
+    code = totp.code_at(secret, clock())
+    assert (
+        await api.post("/api/verify-otp", login["transaction_token"], {"code": code})
+    ).status_code == 204
+    await api.service.ctx.totp_steps.flush()  # what the background writer does within 0.1 s
+
+    store = api.service.ephemeral
+    if isinstance(store, RedisEphemeralStore):
+        await _drop_prefix(REDIS_URL, store.prefix)  # everything Redis knew is gone
+    else:
+        await store.close()  # the in-process store forgets with its process
+        await store.open()
+
+    again = await api.start("acme", "rex")
+    r = await api.post("/api/verify-otp", again["transaction_token"], {"code": code})
+    assert_error(r, 403, "invalid_otp")
+    clock.advance(30)  # the next code is fine
+    r = await api.post(
+        "/api/verify-otp", again["transaction_token"], {"code": totp.code_at(secret, clock())}
+    )
+    assert r.status_code == 204, r.text

@@ -300,6 +300,63 @@ async def test_concurrent_recovery_swaps_have_one_winner(durable: SqlDurableStor
     assert got is not None and got.recovery_code_hash == wins[0]
 
 
+async def test_recovery_handover_life(durable: SqlDurableStore) -> None:
+    """rotate keeps the used hash and the sealed new code; one claimer wins a
+    claim; end forgets it; undo and reset put a hash back without a handover."""
+    await durable.create_tenant(Tenant("acme", "Acme"))
+    record = enrollment("enr_1", "alice")
+    await durable.create_enrollment(record)
+    old = record.recovery_code_hash
+    assert old is not None
+    t0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert await durable.get_recovery_handover("acme", "enr_1") is None
+    assert not await durable.rotate_recovery_code("acme", "enr_1", "nope", "new", b"s", t0)
+    assert await durable.rotate_recovery_code("acme", "enr_1", old, "new", b"sealed", t0)
+    handover = await durable.get_recovery_handover("acme", "enr_1")
+    assert handover is not None
+    assert (handover.used_hash, handover.sealed_code, handover.since) == (old, b"sealed", t0)
+    got = await durable.get_enrollment("acme", "enr_1")
+    assert got is not None and got.recovery_code_hash == "new"
+
+    t1 = t0 + timedelta(seconds=30)
+    results: list[bool] = []
+
+    async def claim() -> None:
+        results.append(await durable.claim_recovery_handover("acme", "enr_1", t0, t1))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(claim)
+    assert sorted(results) == [False] * 4 + [True]
+    handover = await durable.get_recovery_handover("acme", "enr_1")
+    assert handover is not None and handover.since == t1
+
+    await durable.end_recovery_handover("acme", "enr_1")
+    assert await durable.get_recovery_handover("acme", "enr_1") is None
+
+    assert await durable.rotate_recovery_code("acme", "enr_1", "new", "newer", b"x", t1)
+    assert not await durable.undo_recovery_rotation("acme", "enr_1", "other", "new")
+    assert await durable.undo_recovery_rotation("acme", "enr_1", "newer", "new")
+    assert await durable.get_recovery_handover("acme", "enr_1") is None
+    assert await durable.rotate_recovery_code("acme", "enr_1", "new", "n2", b"x", t1)
+    assert await durable.reset_recovery_code("acme", "enr_1", "admin-made")
+    assert await durable.get_recovery_handover("acme", "enr_1") is None
+    got = await durable.get_enrollment("acme", "enr_1")
+    assert got is not None and got.recovery_code_hash == "admin-made"
+
+
+async def test_totp_steps_only_move_forward(durable: SqlDurableStore) -> None:
+    await durable.create_tenant(Tenant("acme", "Acme"))
+    await durable.create_enrollment(enrollment("enr_1", "alice"))
+    await durable.create_enrollment(enrollment("enr_2", "bob"))
+    await durable.record_totp_steps([("acme", "enr_1", 100), ("acme", "enr_2", 7)])
+    await durable.record_totp_steps([("acme", "enr_1", 90), ("globex", "enr_2", 500)])
+    one = await durable.get_enrollment("acme", "enr_1")
+    two = await durable.get_enrollment("acme", "enr_2")
+    assert one is not None and one.totp_last_step == 100
+    assert two is not None and two.totp_last_step == 7
+
+
 async def test_delete_enrollment(durable: SqlDurableStore) -> None:
     await durable.create_tenant(Tenant("acme", "Acme"))
     await durable.create_enrollment(enrollment("enr_1", "alice"))

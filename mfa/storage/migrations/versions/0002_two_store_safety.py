@@ -1,4 +1,6 @@
-"""Recovery-code handover: a rotated code is kept until it is known delivered.
+"""Two-store safety: the recovery-code handover (a rotated code is kept until it
+is known delivered) and the last accepted TOTP step (replay protection that
+outlives a Redis loss).
 
 Revision ID: 0002
 Revises: 0001
@@ -23,10 +25,12 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("recovery_handover_at", sa.DateTime(timezone=True), nullable=True)
         )
+        batch.add_column(sa.Column("totp_last_step", sa.BigInteger, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("enrollments") as batch:
+        batch.drop_column("totp_last_step")
         batch.drop_column("recovery_handover_at")
         batch.drop_column("recovery_handover")
         batch.drop_column("recovery_prev_hash")
