@@ -1,0 +1,174 @@
+"""Recovery-code handover and TOTP steps: the durable halves of two-store steps.
+
+Why these exist is told where they are used (:mod:`mfa.flows.recovery`,
+:mod:`mfa.totp_steps`); here each is one conditional statement, so the database
+decides races.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from mfa.storage.base import RecoveryHandover
+from mfa.storage.schema import enrollments
+from mfa.storage.sql_engine import SqlConnections, _bounded, _now
+
+
+class SqlRecovery(SqlConnections):
+    def _recovery_where(self, tenant_id: str, enrollment_id: str) -> tuple[Any, ...]:
+        return (
+            enrollments.c.tenant_id == tenant_id,
+            enrollments.c.enrollment_id == enrollment_id,
+        )
+
+    @_bounded
+    async def rotate_recovery_code(
+        self,
+        tenant_id: str,
+        enrollment_id: str,
+        old_hash: str,
+        new_hash: str,
+        sealed_new_code: bytes,
+        now: datetime,
+    ) -> bool:
+        query = (
+            enrollments.update()
+            .where(
+                *self._recovery_where(tenant_id, enrollment_id),
+                enrollments.c.recovery_code_hash == old_hash,
+            )
+            .values(
+                recovery_code_hash=new_hash,
+                recovery_prev_hash=old_hash,
+                recovery_handover=sealed_new_code,
+                recovery_handover_at=now,
+                updated_at=_now(),
+            )
+        )
+        async with self._write("rotate_recovery_code") as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
+
+    @_bounded
+    async def get_recovery_handover(
+        self, tenant_id: str, enrollment_id: str
+    ) -> RecoveryHandover | None:
+        query = sa.select(
+            enrollments.c.recovery_prev_hash,
+            enrollments.c.recovery_handover,
+            enrollments.c.recovery_handover_at,
+        ).where(*self._recovery_where(tenant_id, enrollment_id))
+        async with self._read("get_recovery_handover") as conn:
+            row = (await conn.execute(query)).first()
+        if row is None or row.recovery_handover is None or row.recovery_prev_hash is None:
+            return None
+        return RecoveryHandover(
+            row.recovery_prev_hash, bytes(row.recovery_handover), row.recovery_handover_at
+        )
+
+    @_bounded
+    async def claim_recovery_handover(
+        self, tenant_id: str, enrollment_id: str, since: datetime, now: datetime
+    ) -> bool:
+        query = (
+            enrollments.update()
+            .where(
+                *self._recovery_where(tenant_id, enrollment_id),
+                enrollments.c.recovery_handover_at == since,
+                enrollments.c.recovery_handover.is_not(None),
+            )
+            .values(recovery_handover_at=now)
+        )
+        async with self._write("claim_recovery_handover") as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
+
+    @_bounded
+    async def end_recovery_handover(self, tenant_id: str, enrollment_id: str) -> None:
+        query = (
+            enrollments.update()
+            .where(*self._recovery_where(tenant_id, enrollment_id))
+            .values(recovery_prev_hash=None, recovery_handover=None, recovery_handover_at=None)
+        )
+        async with self._write("end_recovery_handover") as conn:
+            await conn.execute(query)
+
+    @_bounded
+    async def reset_recovery_code(self, tenant_id: str, enrollment_id: str, new_hash: str) -> bool:
+        query = (
+            enrollments.update()
+            .where(*self._recovery_where(tenant_id, enrollment_id))
+            .values(
+                recovery_code_hash=new_hash,
+                recovery_prev_hash=None,
+                recovery_handover=None,
+                recovery_handover_at=None,
+                updated_at=_now(),
+            )
+        )
+        async with self._write("reset_recovery_code") as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
+
+    @_bounded
+    async def undo_recovery_rotation(
+        self, tenant_id: str, enrollment_id: str, new_hash: str, old_hash: str
+    ) -> bool:
+        query = (
+            enrollments.update()
+            .where(
+                *self._recovery_where(tenant_id, enrollment_id),
+                enrollments.c.recovery_code_hash == new_hash,
+            )
+            .values(
+                recovery_code_hash=old_hash,
+                recovery_prev_hash=None,
+                recovery_handover=None,
+                recovery_handover_at=None,
+                updated_at=_now(),
+            )
+        )
+        async with self._write("undo_recovery_rotation") as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
+
+    @_bounded
+    async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
+        if not steps:
+            return
+        query = (
+            enrollments.update()
+            .where(
+                enrollments.c.tenant_id == sa.bindparam("t"),
+                enrollments.c.enrollment_id == sa.bindparam("e"),
+                sa.or_(
+                    enrollments.c.totp_last_step.is_(None),
+                    enrollments.c.totp_last_step < sa.bindparam("s"),
+                ),
+            )
+            .values(totp_last_step=sa.bindparam("s"))
+        )
+        rows = [{"t": t, "e": e, "s": step} for t, e, step in steps]
+        async with self._write("record_totp_steps") as conn:
+            await conn.execute(query, rows)
+
+    @_bounded
+    async def swap_recovery_hash(
+        self, tenant_id: str, enrollment_id: str, old_hash: str, new_hash: str
+    ) -> bool:
+        # One conditional UPDATE: the database decides which of two racing uses wins.
+        query = (
+            enrollments.update()
+            .where(
+                enrollments.c.tenant_id == tenant_id,
+                enrollments.c.enrollment_id == enrollment_id,
+                enrollments.c.recovery_code_hash == old_hash,
+            )
+            .values(recovery_code_hash=new_hash, updated_at=_now())
+        )
+        async with self._write("swap_recovery_hash") as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
