@@ -54,7 +54,8 @@ async def verify_otp(ctx: Context, token: str, code: str) -> None:
         await fail(ctx, tx, InvalidOtp(method=method))
     extra: dict[str, Any] = {}
     created: str | None = None
-    if tx.kind == TxKind.ENROLL.value:
+    # A phone enrolled on this transaction already (push): a code is then a login.
+    if tx.kind == TxKind.ENROLL.value and not tx.data.get("enrolled"):
         extra["enrollment"] = await _confirm_enrollment(ctx, tenant, tx, method)
         created = eid
     outcome = await accept(ctx, tx, method, replay_key=replay_key, step=step, extra=extra)

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_fresh_database_is_outdated(fresh_db_url: str) -> None:
     assert await current_revision(fresh_db_url) is None
-    with pytest.raises(SchemaOutdated, match=r"code needs 0001: run `mfa db upgrade`"):
+    with pytest.raises(SchemaOutdated, match=r"code needs 0002: run `mfa db upgrade`"):
         await SqlDurableStore(fresh_db_url).open()
     # Refusing did not touch the database.
     assert await current_revision(fresh_db_url) is None
