@@ -449,3 +449,19 @@ async def test_unanswered_push_bound(
     # Answering one frees one.
     assert (await send(api, phone.resolve_request(payload, accept=False))).status_code == 204
     assert (await api.post("/api/send-push-notification", txs[2])).status_code == 204
+
+
+async def test_openapi_documents_the_push_routes(api: Api) -> None:
+    doc = (await api.http.get("/api/openapi.json")).json()
+    paths = doc["paths"]
+    assert paths["/api/enroll"]["post"]["security"] == [{"enrollmentTicket": []}]
+    device = paths["/api/device-accounts/{enrollment_id}"]
+    assert set(device) == {"patch", "delete"}
+    assert device["patch"]["security"] == [{"deviceToken": []}, {"deviceJwt": []}]
+    assert "invalid_enrollment" in device["delete"]["responses"]["400"]["description"]
+    send = paths["/api/send-push-notification"]["post"]["responses"]
+    assert "too_many_pn" in send["429"]["description"]
+    assert "pn_endpoint_disabled" in send["410"]["description"]
+    resolve = paths["/api/resolve-transaction"]["post"]
+    assert "invalid_token" in resolve["responses"]["401"]["description"]
+    assert "DeviceView" in doc["components"]["schemas"]
