@@ -80,7 +80,12 @@ async def send_push_notification(ctx: Context, token: str, origin: Origin) -> st
         await _refund(ctx, tenant, tx)
         raise gone(tx.kind)
     push_token = ctx.sealer.unseal(tx.tenant_id, device.enrollment_id, "push", device.push_token)
-    payload = _payload(device, token, challenge, origin, ctx.clock(), number is not None)
+    txtkn = ctx.codec.issue(
+        "tx",
+        {"tid": tx.tenant_id, "sub": tx.user_id, "txid": tx.txid, "k": tx.kind, "use": "push"},
+        max(1, int(tx.expires_at - ctx.clock())),
+    )
+    payload = _payload(device, txtkn, challenge, origin, ctx.clock(), number is not None)
     message = PushMessage(device.push_service, push_token, payload, tx.tenant_id)
     try:
         await ctx.push.send(message)
@@ -106,7 +111,7 @@ async def send_push_notification(ctx: Context, token: str, origin: Origin) -> st
 async def resolve_transaction(
     ctx: Context, token: str, challenge_response: str, audiences: Collection[str]
 ) -> None:
-    tx = await load_pending(ctx, token)
+    tx = await load_pending(ctx, token, use="push")
     challenge = tx.data.get("push_challenge")
     if not challenge:
         raise InvalidToken("No push challenge is outstanding for this transaction.")
