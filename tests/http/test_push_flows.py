@@ -469,3 +469,20 @@ async def test_openapi_documents_the_push_routes(api: Api) -> None:
     resolve = paths["/api/resolve-transaction"]["post"]
     assert "invalid_token" in resolve["responses"]["401"]["description"]
     assert "DeviceView" in doc["components"]["schemas"]
+
+
+async def test_phone_without_a_push_token(
+    api: Api, tenant: str, push_outbox: PushOutbox, clock: FrozenClock
+) -> None:
+    phone = new_phone(clock, push_token="")  # Android sends no push_credentials then
+    assert "push_credentials" not in phone.enroll_request("t").content.decode()
+    await push_enroll(api, phone, "uma")
+    await set_quota(api, "pn_per_user", 0)
+    tx = (await api.start("acme", "uma"))["transaction_token"]
+    # Nothing could arrive: said before the quota is even asked (it is 0 here).
+    assert_error(await api.post("/api/send-push-notification", tx), 410, "pn_endpoint_disabled")
+    assert len(push_outbox) == 0
+    await set_quota(api, "pn_per_user", 5)
+    assert (await send(api, phone.update_request(push_token="late-token"))).status_code == 200
+    assert (await api.post("/api/send-push-notification", tx)).status_code == 204
+    assert push_outbox.messages[-1].device_token == "late-token"
