@@ -137,6 +137,7 @@ async def resolve_transaction(
         accepted, reason = False, "number_mismatch"
     tenant = await ctx.tenants.get(tx.tenant_id)
     if accepted:
+        require_factor(ctx, tenant, tx, Factor.PUSH)  # switched off since the send
         outcome = await accept(ctx, tx, Factor.PUSH)
         if outcome is not AttemptOutcome.ACCEPTED:
             raise refusal(tx, outcome, InvalidToken("The push approval came too late."))

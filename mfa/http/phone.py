@@ -154,7 +154,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=ResolveTransactionBody,
         status=204,
         auth="transaction",
-        errors=(*_TX_ERRORS, "field_required", "invalid_body"),
+        errors=(
+            *_TX_ERRORS,
+            "field_required",
+            "invalid_body",
+            "auth_method_disabled",
+            "enrollment_method_disabled",
+            "feature_disabled",
+        ),
         tags=("phone",),
     ),
     Endpoint(

@@ -348,6 +348,22 @@ async def test_provider_failures_keep_the_unit(
     assert_error(await api.post("/api/send-push-notification", tx), 429, "too_many_pn")
 
 
+async def test_approval_refused_once_push_is_switched_off(
+    api: Api, tenant: str, push_outbox: PushOutbox, clock: FrozenClock
+) -> None:
+    phone = new_phone(clock)
+    await push_enroll(api, phone, "vera")
+    tx = (await api.start("acme", "vera"))["transaction_token"]
+    payload = await request_push(api, push_outbox, tx)
+    r = await api.http.put(
+        "/api/tenants/acme/factors/push", json={"enabled": False}, headers=api.admin
+    )
+    assert r.status_code == 200
+    r = await send(api, phone.resolve_request(payload, accept=True))
+    assert_error(r, 403, "auth_method_disabled")
+    assert (await api.state(tx))["state"] == "pending"
+
+
 async def test_send_push_refusals(api: Api, tenant: str, clock: FrozenClock) -> None:
     start = await api.start("acme", "olga")  # not enrolled yet
     assert_error(
