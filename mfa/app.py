@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 
 from mfa._version import __version__ as __version__
-from mfa.http import backend, guardian
+from mfa.http import backend, guardian, phone
 from mfa.http.boundary import ErrorBoundary, as_contract_error, error_response
 from mfa.http.endpoint import Endpoint
 from mfa.http.openapi import build_openapi
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, service: MFAService | None =
 
     endpoints: tuple[Endpoint, ...] = (
         *guardian.ENDPOINTS,
+        *phone.ENDPOINTS,
         *backend.ENDPOINTS,
         Endpoint("GET", "/api/openapi.json", openapi, "This document", tags=("meta",)),
     )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mfa.errors import MFAError
 from mfa.keys import generate_encryption_key, generate_signing_jwk
-from mfa.names import Factor, Quota, QuotaName
+from mfa.names import Factor, Feature, Quota, QuotaName
 from mfa.settings import Settings, SettingsError
 from mfa.storage.base import BackendUnavailable, SchemaOutdated
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # "mfa --help" and "mfa keys generate" quick.
 FACTOR_CHOICES = tuple(f.value for f in Factor)
 QUOTA_CHOICES = tuple(q.value for q in QuotaName)
+FEATURE_CHOICES = tuple(f.value for f in Feature)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         f = factors.add_parser(verb)
         f.add_argument("tenant_id")
         f.add_argument("factor", choices=FACTOR_CHOICES)
+
+    features = sub.add_parser(
+        "features", help="tenant features (device_management, push_number_matching, …)"
+    ).add_subparsers(dest="ft_cmd", required=True)
+    for verb in ("enable", "disable"):
+        ft = features.add_parser(verb)
+        ft.add_argument("tenant_id")
+        ft.add_argument("feature", choices=FEATURE_CHOICES)
 
     quotas = sub.add_parser("quotas", help="SMS and push quotas").add_subparsers(
         dest="q_cmd", required=True
@@ -172,6 +181,7 @@ async def _operate(args: argparse.Namespace, settings: Settings) -> Any:
             "api-keys": lambda: _api_keys(args, admin),
             "factors": lambda: _factors(args, admin),
             "quotas": lambda: _quotas(args, admin),
+            "features": lambda: _features(args, admin),
             "request-token": lambda: _request_token(args, admin),
             "enrollments": lambda: _enrollments(args, admin),
         }
@@ -205,6 +215,11 @@ async def _factors(args: argparse.Namespace, admin: Admin) -> Any:
     if args.f_cmd != "list":
         await admin.set_factor(args.tenant_id, args.factor, args.f_cmd == "enable")
     return [_dump(factor_view(t)) for t in await admin.list_factors(args.tenant_id)]
+
+
+async def _features(args: argparse.Namespace, admin: Admin) -> Any:
+    tenant = await admin.set_feature(args.tenant_id, args.feature, args.ft_cmd == "enable")
+    return dict(tenant.features)
 
 
 async def _quotas(args: argparse.Namespace, admin: Admin) -> Any:

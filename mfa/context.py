@@ -108,5 +108,6 @@ class Context:
         return self.codec.issue("tx", claims, self.settings.transaction_ttl_seconds)
 
 
-# Push joins this set when its routes land (the phone's enroll and resolve calls).
-SERVABLE_FACTORS: frozenset[str] = frozenset({Factor.OTP, Factor.SMS, Factor.RECOVERY_CODE})
+SERVABLE_FACTORS: frozenset[str] = frozenset(
+    {Factor.OTP, Factor.SMS, Factor.PUSH, Factor.RECOVERY_CODE}
+)

@@ -31,6 +31,9 @@ class Feature(StrEnum):
 
     ENROLLMENT = "enrollment"  # self-service enrollment through a request token
     DEVICE_MANAGEMENT = "device_management"  # phones may rename or remove themselves
+    # Push fatigue: the phone must sign back the number the browser shows. Off by
+    # default: unmodified Guardian phones cannot do it.
+    PUSH_NUMBER_MATCHING = "push_number_matching"
 
 
 class Channel(StrEnum):
@@ -38,6 +41,7 @@ class Channel(StrEnum):
 
     SMS = "sms"
     PN = "pn"
+    PN_UNANSWERED = "pn_unanswered"  # pushes sent and not yet answered (push fatigue)
 
 
 class QuotaName(StrEnum):
@@ -45,6 +49,8 @@ class QuotaName(StrEnum):
     PN_PER_USER = "pn_per_user"
     SMS_PER_TENANT = "sms_per_tenant"
     PN_PER_TENANT = "pn_per_tenant"
+    # Push fatigue: unanswered pushes per user per window; limit 0 = no bound.
+    PN_UNANSWERED_PER_USER = "pn_unanswered_per_user"
 
     @classmethod
     def of(cls, channel: Channel, scope: str) -> QuotaName:
@@ -95,6 +101,10 @@ DEFAULT_QUOTAS: dict[str, Quota] = {
     QuotaName.PN_PER_USER.value: Quota(20, 3600),
     QuotaName.SMS_PER_TENANT.value: Quota(1000, 86400),
     QuotaName.PN_PER_TENANT.value: Quota(10000, 86400),
+    QuotaName.PN_UNANSWERED_PER_USER.value: Quota(0, 3600),  # off
 }
 DEFAULT_FACTORS: dict[str, bool] = {f.value: True for f in Factor}
-DEFAULT_FEATURES: dict[str, bool] = {f.value: True for f in Feature}
+# Every feature on, but the opt-in push-fatigue one.
+DEFAULT_FEATURES: dict[str, bool] = {
+    f.value: f is not Feature.PUSH_NUMBER_MATCHING for f in Feature
+}

@@ -193,6 +193,7 @@ class QuotasBody(Body):
     pn_per_user: QuotaModel | None = None
     sms_per_tenant: QuotaModel | None = None
     pn_per_tenant: QuotaModel | None = None
+    pn_unanswered_per_user: QuotaModel | None = None  # push fatigue; limit 0 = off
 
 
 class QuotasResponse(BaseModel):
@@ -200,6 +201,7 @@ class QuotasResponse(BaseModel):
     pn_per_user: QuotaModel
     sms_per_tenant: QuotaModel
     pn_per_tenant: QuotaModel
+    pn_unanswered_per_user: QuotaModel
 
 
 class TenantResponse(BaseModel):
@@ -253,6 +255,18 @@ class TicketResponse(BaseModel):
     expires_at: str
 
 
+class DeviceView(BaseModel):
+    """A user's enrolled device as the backend API shows it (never the push token)."""
+
+    identifier: str | None
+    name: str | None
+    push_service: str | None
+    has_push_token: bool
+    push_endpoint_disabled: bool
+    pn_disabled_at: str | None
+    pn_disabled_reason: str | None
+
+
 class EnrollmentResponse(BaseModel):
     id: str
     user_id: str
@@ -261,6 +275,7 @@ class EnrollmentResponse(BaseModel):
     phone_number: str | None
     name: str | None
     created_at: str | None
+    device: DeviceView | None = None  # the push device, when one is enrolled
 
 
 class ErrorBody(BaseModel):
@@ -270,3 +285,70 @@ class ErrorBody(BaseModel):
     errorCode: str
     field: str | None = None
     method: str | None = None
+
+
+# ---------------------------------------------------------------- push: phone and device
+
+
+class PushCredentials(Body):
+    # Android says "GCM" even when it uses FCM; iOS says "APNS". Android sends no
+    # token at all when it has none.
+    service: Literal["APNS", "GCM"]
+    token: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+
+
+class PublicJwk(Body):
+    model_config = ConfigDict(extra="ignore", strict=True)  # kid, x5c…: not ours to refuse
+    kty: Literal["RSA"]
+    alg: Literal["RS256"] = "RS256"
+    use: Literal["sig"] | None = None
+    n: Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9_-]+$")]
+    e: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class PhoneEnrollBody(Body):
+    identifier: Annotated[str, Field(min_length=1, max_length=256)]
+    name: Annotated[str, Field(max_length=256)] | None = None
+    push_credentials: PushCredentials | None = None
+    public_key: PublicJwk
+
+
+class TotpParameters(BaseModel):
+    secret: str
+    algorithm: str
+    digits: int
+    period: int
+
+
+class PhoneEnrollResponse(BaseModel):
+    """What the Android and iOS SDKs require of an enrollment (guardian-wire §3.1)."""
+
+    id: str
+    url: str
+    issuer: str
+    user_id: str
+    token: str
+    totp: TotpParameters
+
+
+class ResolveTransactionBody(Body):
+    challenge_response: Annotated[str, Field(min_length=1, max_length=16384)]
+
+
+class PushSentResponse(BaseModel):
+    """Only with number matching on: the number the browser shows to the user."""
+
+    number: str
+
+
+class DevicePatchBody(Body):
+    identifier: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    name: Annotated[str, Field(max_length=256)] | None = None
+    push_credentials: PushCredentials | None = None
+
+
+class DeviceResponse(BaseModel):
+    id: str
+    identifier: str | None
+    name: str | None
+    push_credentials: dict[str, str | None] | None

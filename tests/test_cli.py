@@ -88,6 +88,25 @@ def test_operator_commands(tmp_path: Path) -> None:
     token = ok_json(run(tmp_path, "--json", "request-token", "acme", "alice"))
     assert token["request_token"].count(".") == 2
     assert ok_json(run(tmp_path, "--json", "enrollments", "list", "acme", "alice")) == []
+    features = ok_json(
+        run(tmp_path, "--json", "features", "enable", "acme", "push_number_matching")
+    )
+    assert features["push_number_matching"] is True and features["device_management"] is True
+    quotas = ok_json(
+        run(
+            tmp_path,
+            "--json",
+            "quotas",
+            "set",
+            "acme",
+            "pn_unanswered_per_user",
+            "--limit",
+            "3",
+            "--window",
+            "600",
+        )
+    )
+    assert quotas["pn_unanswered_per_user"] == {"limit": 3, "window_seconds": 600}
     # Data survives: a new process sees it.
     shown = ok_json(run(tmp_path, "--json", "tenants", "show", "acme"))
     assert shown["factors"]["sms"] is False

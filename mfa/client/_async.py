@@ -121,7 +121,8 @@ class AsyncClient:
 
     async def set_quotas(self, tenant_id: str, **quotas: QuotaLike) -> dict[str, Quota]:
         """Change any subset, e.g. ``set_quotas("acme", sms_per_user=(5, 3600))``;
-        answers all four."""
+        answers them all (``pn_unanswered_per_user``: the push-fatigue bound, limit 0
+        = off)."""
         return await self._run(self._calls.set_quotas(tenant_id, quotas))
 
     async def set_sms_otp_length(self, tenant_id: str, length: int) -> int:
@@ -138,7 +139,11 @@ class AsyncClient:
         return await self._run(self._calls.enrollment_ticket(tenant_id, user_id))
 
     async def list_enrollments(self, tenant_id: str, user_id: str) -> list[dict[str, Any]]:
-        """The user's enrollments (phone numbers masked); empty when not enrolled."""
+        """The user's enrollments (phone numbers masked); empty when not enrolled.
+
+        A push enrollment carries ``device``: identifier, name, push service,
+        whether it has a push token and whether the provider disabled its endpoint
+        (when and why) — never the push token itself."""
         return await self._run(self._calls.list_enrollments(tenant_id, user_id))
 
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> None:
@@ -192,6 +197,14 @@ class AsyncClient:
     async def send_sms(self, tx: str | Transaction) -> None:
         """Text a fresh login code to the enrolled phone (subject to the quotas)."""
         await self._run(self._calls.send_sms(tx))
+
+    async def send_push_notification(self, tx: str | Transaction) -> str | None:
+        """Ask the enrolled phone to approve this login (subject to the quotas).
+
+        Answers the two-digit number to show the user when the tenant has push
+        number matching on (the phone must sign it back), else None. The phone's
+        answer shows in :meth:`transaction_state`: accepted or rejected."""
+        return await self._run(self._calls.send_push_notification(tx))
 
     # results ----------------------------------------------------------------
 

@@ -87,6 +87,11 @@ def _none(_: Json) -> None:
     return None
 
 
+def _push_number(body: Json) -> str | None:
+    # 204 normally; 200 {"number"} when the tenant has number matching on.
+    return str(body["number"]) if isinstance(body, dict) and "number" in body else None
+
+
 def _quotas(body: Json) -> dict[str, Quota]:
     return {n: Quota(int(q["limit"]), int(q["window_seconds"])) for n, q in body.items()}
 
@@ -266,6 +271,9 @@ class _Calls:
 
     def send_sms(self, tx: str | Transaction) -> _Call[None]:
         return self._tx("/api/send-sms", tx, _none)
+
+    def send_push_notification(self, tx: str | Transaction) -> _Call[str | None]:
+        return self._tx("/api/send-push-notification", tx, _push_number)
 
 
 def _headers() -> dict[str, str]:

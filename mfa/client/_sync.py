@@ -176,6 +176,10 @@ class Client:
         """See :meth:`AsyncClient.send_sms`."""
         self._run(self._calls.send_sms(tx))
 
+    def send_push_notification(self, tx: str | Transaction) -> str | None:
+        """See :meth:`AsyncClient.send_push_notification`."""
+        return self._run(self._calls.send_push_notification(tx))
+
     # results ----------------------------------------------------------------
 
     def verify_result(

@@ -2,8 +2,10 @@
 
 One module per step — :mod:`~mfa.flows.start` (start-flow),
 :mod:`~mfa.flows.otp` (verify-otp), :mod:`~mfa.flows.sms` (sms-enroll,
-send-sms), :mod:`~mfa.flows.recovery` (recover-account); push joins them as
-:mod:`~mfa.flows.push` — over the helpers they share in
+send-sms), :mod:`~mfa.flows.recovery` (recover-account),
+:mod:`~mfa.flows.push` (send-push-notification, resolve-transaction) and
+:mod:`~mfa.flows.device` (the phone's enroll and device-account calls) — over
+the helpers they share in
 :mod:`~mfa.flows._common`. Each step takes the :class:`~mfa.context.Context`
 and the raw credential the browser sent, and returns data or raises a
 catalogue error. :class:`Flows` is the in-process face of them all.
@@ -11,10 +13,11 @@ catalogue error. :class:`Flows` is the in-process face of them all.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from mfa.context import Context
-from mfa.flows import otp, recovery, sms, start
+from mfa.flows import device, otp, push, recovery, sms, start
 from mfa.flows._common import load
 from mfa.names import TxState
 from mfa.tokens import Credential
@@ -47,3 +50,32 @@ class Flows:
 
     async def send_sms(self, token: str) -> None:
         await sms.send_sms(self._ctx, token)
+
+    async def send_push_notification(self, token: str, origin: push.Origin) -> str | None:
+        return await push.send_push_notification(self._ctx, token, origin)
+
+    async def resolve_transaction(
+        self, token: str, challenge_response: str, audiences: Collection[str]
+    ) -> None:
+        await push.resolve_transaction(self._ctx, token, challenge_response, audiences)
+
+    async def enroll_device(
+        self, ticket: str, device_info: device.Device, service_url: str
+    ) -> dict[str, Any]:
+        return await device.enroll(self._ctx, ticket, device_info, service_url)
+
+    async def update_device(
+        self,
+        credential: Credential,
+        enrollment_id: str,
+        device_info: device.Device,
+        audiences: Collection[str],
+    ) -> dict[str, Any]:
+        return await device.update_device(
+            self._ctx, credential, enrollment_id, device_info, audiences
+        )
+
+    async def delete_device(
+        self, credential: Credential, enrollment_id: str, audiences: Collection[str]
+    ) -> None:
+        await device.delete_device(self._ctx, credential, enrollment_id, audiences)

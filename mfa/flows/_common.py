@@ -10,6 +10,7 @@ from mfa.errors import (
     AuthMethodDisabled,
     EnrollmentMethodDisabled,
     EnrollmentTransactionNotFound,
+    InvalidToken,
     LoginTransactionNotFound,
     MFAError,
 )
@@ -24,9 +25,16 @@ def gone(kind: str) -> MFAError:
     return LoginTransactionNotFound()
 
 
-async def load(ctx: Context, token: str) -> Transaction:
-    """The live transaction a transaction token names."""
+async def load(ctx: Context, token: str, use: str | None = None) -> Transaction:
+    """The live transaction a transaction token names.
+
+    ``use`` tells the browser's token (None) from the one a push hands the phone
+    (``"push"``): each is refused where the other belongs, so a push payload seen
+    on its way (a relay, a notification log) cannot poll for the result signature.
+    """
     claims = ctx.codec.decode(token, "tx")
+    if claims.get("use") != use:
+        raise InvalidToken("This token is not for this call.")
     kind = str(claims.get("k"))
     tx = await ctx.ephemeral.get_transaction(str(claims["tid"]), str(claims["txid"]))
     if tx is None or tx.user_id != claims.get("sub"):
@@ -34,8 +42,8 @@ async def load(ctx: Context, token: str) -> Transaction:
     return tx
 
 
-async def load_pending(ctx: Context, token: str) -> Transaction:
-    tx = await load(ctx, token)
+async def load_pending(ctx: Context, token: str, use: str | None = None) -> Transaction:
+    tx = await load(ctx, token, use)
     if tx.state != TxState.PENDING.value:
         raise gone(tx.kind)  # finished: a transaction succeeds once
     return tx

@@ -55,7 +55,8 @@ async def verify_otp(ctx: Context, token: str, code: str) -> None:
     if not ok:
         await fail(ctx, tx, InvalidOtp(method=method))
     extra: dict[str, Any] = {}
-    if tx.kind == TxKind.ENROLL.value:
+    # A phone enrolled on this transaction already (push): a code is then a login.
+    if tx.kind == TxKind.ENROLL.value and not tx.data.get("enrolled"):
         # Two stores, in this order, so that an interruption anywhere leaves the
         # old state or the new one:
         # 1. SQL stores the enrollment. This is the user's new state: they hold

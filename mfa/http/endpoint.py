@@ -22,7 +22,9 @@ from mfa.principals import Principal, authorize
 from mfa.schemas import Body
 from mfa.tokens import parse_authorization
 
-Auth = Literal["none", "start", "transaction", "api_key"]
+# "phone_ticket": the phone's Ticket (enrollment_tx_id); "device": the phone's device
+# token or device-signed JWT. Both are checked by their flows; named here for OpenAPI.
+Auth = Literal["none", "start", "transaction", "api_key", "phone_ticket", "device"]
 B = TypeVar("B", bound=Body)
 Handler = Callable[[Request, Any], Awaitable[Any]]
 

@@ -24,6 +24,8 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "start": [{"requestToken": []}, {"enrollmentTicket": []}],
     "transaction": [{"transactionToken": []}],
     "api_key": [{"apiKey": []}],
+    "phone_ticket": [{"enrollmentTicket": []}],
+    "device": [{"deviceToken": []}, {"deviceJwt": []}],
 }
 _ALWAYS = ("not_found", "invalid_query_string", "internal_error", "service_unavailable")
 
@@ -82,11 +84,22 @@ def build_openapi(endpoints: tuple[Endpoint, ...], version: str) -> dict[str, An
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "mfa_… API key"},
                 "requestToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "transactionToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "deviceToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the token /api/enroll answered to the phone",
+                },
+                "deviceJwt": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "RS256, signed by the enrolled device key",
+                },
                 "enrollmentTicket": {
                     "type": "apiKey",
                     "in": "header",
                     "name": "Authorization",
-                    "description": 'Ticket id="<ticket>"',
+                    "description": 'Ticket id="<ticket>" (the phone: the enrollment_tx_id)',
                 },
             },
         },

@@ -13,6 +13,7 @@ from mfa.admin import FactorToggle
 from mfa.names import Quota, QuotaName
 from mfa.schemas import (
     ApiKeyResponse,
+    DeviceView,
     EnrollmentResponse,
     FactorState,
     QuotaModel,
@@ -71,4 +72,20 @@ def enrollment_view(e: Enrollment) -> EnrollmentResponse:
         phone_number=e.phone_masked,
         name=e.name,
         created_at=e.created_at.isoformat() if e.created_at else None,
+        device=device_view(e),
+    )
+
+
+def device_view(e: Enrollment) -> DeviceView | None:
+    """The push device of an enrollment; whether it has a push token, never the token."""
+    if e.device_identifier is None and e.device_public_key is None:
+        return None
+    return DeviceView(
+        identifier=e.device_identifier,
+        name=e.name,
+        push_service=e.push_service,
+        has_push_token=e.push_token is not None,
+        push_endpoint_disabled=e.status == "pn_disabled",
+        pn_disabled_at=e.pn_disabled_at.isoformat() if e.pn_disabled_at else None,
+        pn_disabled_reason=e.pn_disabled_reason,
     )

@@ -97,6 +97,10 @@ class Enrollment:
     device_token_hash: bytes | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Set with status "pn_disabled" when the push provider said the device token is
+    # dead; cleared when the phone registers a new token.
+    pn_disabled_at: datetime | None = None
+    pn_disabled_reason: str | None = None
 
 
 @runtime_checkable
@@ -200,6 +204,12 @@ class DurableStore(Protocol):
         to ``step`` (never lower it), in one round trip."""
 
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> bool: ...
+
+    async def find_enrollment(self, enrollment_id: str) -> Enrollment | None:
+        """The enrollment with this id in any tenant (ids are globally unique).
+
+        Only for the phone's device-account calls, whose URL and credentials name
+        the enrollment but not its tenant; the caller then proves it owns it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,6 +113,8 @@ enrollments = sa.Table(
     sa.Column("device_token_hash", sa.LargeBinary, nullable=True, index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("pn_disabled_at", UtcDateTime, nullable=True),
+    sa.Column("pn_disabled_reason", sa.Text, nullable=True),
     sa.UniqueConstraint("tenant_id", "user_id", name="uq_enrollments_tenant_user"),
 )
 

@@ -307,6 +307,13 @@ class SqlDurableStore(SqlRecovery):
         return _enrollment(row)
 
     @_bounded
+    async def find_enrollment(self, enrollment_id: str) -> Enrollment | None:
+        query = sa.select(enrollments).where(enrollments.c.enrollment_id == enrollment_id)
+        async with self._read("find_enrollment") as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _enrollment(row)
+
+    @_bounded
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> bool:
         query = enrollments.delete().where(
             enrollments.c.tenant_id == tenant_id, enrollments.c.enrollment_id == enrollment_id

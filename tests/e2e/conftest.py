@@ -7,8 +7,9 @@
   SMS outbox, cheapest argon2), one tenant, and a sync backend-API client.
 * ``guardian``: one ``node harness.js`` process per test, spoken to in JSON lines
   (protocol in the header of ``harness.js``). It answers the harness's questions itself:
-  request tokens through the backend API, SMS codes from the outbox. The service has no
-  test-only endpoint.
+  request tokens through the backend API, SMS codes from the outbox, and it plays the
+  phone (:class:`mfa.testing_phone.Phone`): enrolls from the QR URI, answers the push found
+  in the push outbox. The service has no test-only endpoint.
 
 The service opens its stores lazily inside the server thread's event loop, so it is closed in
 that same loop (captured on the first request) before the server stops.
@@ -39,8 +40,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mfa import MFAService, Settings, create_app
 from mfa.storage.memory import MemoryEphemeralStore
 from mfa.storage.redis import RedisEphemeralStore
+from mfa.testing_phone import Phone
 from tests.stubs.server import ServerThread
-from transports.outbox import Outbox
+from transports.outbox import Outbox, PushOutbox
 
 REDIS_URL = os.environ.get("MFA_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 ADMIN_KEY = "mfa_e2e-operator-key-0123456789abcdefghijklmnop"
@@ -99,6 +101,8 @@ class LiveService:
     tenant_id: str = TENANT
     redis_prefix: str | None = None  # the Redis variant's key prefix
     _sms_seen: int = 0
+    phones: dict[str, Phone] = field(default_factory=dict)  # user -> the phone they enrolled
+    _push_seen: int = 0
 
     def redis_keys(self) -> list[bytes]:
         """The keys the service wrote under its prefix (Redis variant only)."""
@@ -137,6 +141,32 @@ class LiveService:
             assert fresh[0].to == phone, fresh[0]
         assert fresh[0].tenant_id == self.tenant_id
         return fresh[0].code
+
+    @property
+    def push_outbox(self) -> PushOutbox:
+        assert isinstance(self.service.push, PushOutbox)
+        return self.service.push
+
+    def phone_enroll(self, user: str, uri: str) -> None:
+        """The user's phone scans the QR URI the browser shows and enrolls (guardian-wire §3.1)."""
+        phone = Phone(self.base_url, name=f"{user}'s phone")
+        r = self.http.send(phone.enroll_request(uri))
+        assert r.status_code == 200, r.text
+        assert phone.base_url == self.base_url  # taken from the URI's base_url
+        phone.enrolled(r)
+        self.phones[user] = phone
+
+    def push_answer(self, user: str, answer: str) -> None:
+        """The one push sent since the last call reaches the user's phone, which answers it."""
+        messages = list(self.push_outbox.messages)
+        fresh = messages[self._push_seen :]
+        self._push_seen = len(messages)
+        assert len(fresh) == 1, f"expected one new push, got {fresh!r}"
+        phone = self.phones[user]
+        assert fresh[0].device_token == phone.push_token
+        payload = fresh[0].payload
+        r = self.http.send(phone.resolve_request(payload, accept=answer == "accept"))
+        assert r.status_code == 204, r.text
 
 
 def _drop_prefix(url: str, prefix: str) -> None:
@@ -297,6 +327,12 @@ class GuardianJs:
                 self._send({"request_token": self.live.request_token(str(message["user"]))})
             elif need == "sms_code":
                 self._send({"sms_code": self.live.new_sms_code(message.get("phoneNumber"))})
+            elif need == "phone_enrolled":
+                self.live.phone_enroll(str(message["user"]), str(message["uri"]))
+                self._send({"phone_enrolled": "yes"})
+            elif need == "push_answered":
+                self.live.push_answer(str(message["user"]), str(message["answer"]))
+                self._send({"push_answered": "yes"})
             elif need is not None:
                 raise AssertionError(self._explain(f"unknown question from node: {message}"))
             elif message.get("event") == "fatal":

@@ -183,3 +183,52 @@ def test_sms_login(guardian: GuardianJs, live: LiveService) -> None:
     assert enrollment["availableAuthenticatorTypes"] == ["sms", "recovery-code"]
     assert enrollment["phoneNumber"] == "XXXXXXXXX71"
     assert [m.to for m in live.outbox.messages] == [PHONE, PHONE]
+
+
+def check_push_enrollment(live: LiveService, run: Run, user: str) -> dict[str, Any]:
+    started = run.one("started")
+    assert started["enrolled"] is False and "push" in started["availableEnrollmentMethods"]
+    assert started["firstPollState"]["enrollment"] is None
+    uri = run.one("confirming")["uri"]
+    assert "enrollment_tx_id=etx_" in uri and "base_url=" in uri
+    names = [n for n in run.names() if n in ("enrollment-complete", "auth-response")]
+    assert names == ["enrollment-complete", "auth-response"], run.names()
+    complete = run.one("enrollment-complete")
+    # A push enrollment asks for a login next, on the same transaction.
+    assert complete["authRequired"] is True
+    assert complete["recoveryCode"] == started["deviceAccount"]["recoveryCode"]
+    enrollment = complete["enrollment"]
+    assert enrollment["name"] == f"{user}'s phone"
+    assert enrollment["availableAuthenticatorTypes"] == ["push", "otp", "recovery-code"]
+    return started
+
+
+def test_push_enrollment_then_approve(guardian: GuardianJs, live: LiveService) -> None:
+    user = new_user()
+    run = guardian.ok("enroll", user=user, method="push", pushAnswer="accept")
+    assert run.names().count("need:phone_enrolled") == 1
+    started = check_push_enrollment(live, run, user)
+    auth = run.one("auth-response")
+    assert auth["accepted"] is True
+    assert verified(live, auth["signature"], user, started["txId"]).method == "push"
+    # The phone got the same TOTP seed the browser showed.
+    phone = live.phones[user]
+    assert phone.account is not None
+    assert phone.account.totp_secret == started["deviceAccount"]["otpSecret"]
+
+
+def test_push_login_approved_and_rejected(guardian: GuardianJs, live: LiveService) -> None:
+    user = new_user()
+    guardian.ok("enroll", user=user, method="push", pushAnswer="accept")
+    run = guardian.ok("login", user=user, method="push", pushAnswer="accept")
+    auth = check_login(live, run, user, "push")
+    assert auth["recoveryCode"] is None
+    (enrollment,) = run.one("started")["enrollments"]
+    assert enrollment["availableAuthenticatorTypes"][0] == "push"
+
+    rejected = guardian.ok("login", user=user, method="push", pushAnswer="reject")
+    started = rejected.one("started")
+    assert started["enrolled"] is True
+    first = rejected.all("auth-response")[0]
+    assert first["accepted"] is False and first["signature"] is None
+    assert len(live.push_outbox.messages) == 3

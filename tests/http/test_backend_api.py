@@ -148,6 +148,7 @@ async def test_factors_features_and_quotas(api: Api) -> None:
         "pn_per_user": {"limit": 20, "window_seconds": 3600},
         "sms_per_tenant": {"limit": 1000, "window_seconds": 86400},
         "pn_per_tenant": {"limit": 10000, "window_seconds": 86400},
+        "pn_unanswered_per_user": {"limit": 0, "window_seconds": 3600},  # push fatigue: off
     }
     r = await api.http.put(
         "/api/tenants/acme/quotas",

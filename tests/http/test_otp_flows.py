@@ -36,8 +36,8 @@ async def tenant(api: Api) -> str:
 async def test_not_enrolled_start_flow_shape(api: Api, tenant: str) -> None:
     start = await api.start("acme", "bob")
     assert start["enrollment_tx_id"].startswith("etx_")
-    # push is offered only once the deployment can serve it (its phone routes)
-    assert start["available_enrollment_methods"] == ["otp", "sms"]
+    # push is offered: its phone routes are served
+    assert start["available_enrollment_methods"] == ["otp", "sms", "push"]
     assert start["factor_settings"] == {"phone": {"otp_length": 6}}
     account = start["device_account"]
     assert account["status"] == "confirmation_pending"

@@ -15,18 +15,20 @@ from pydantic import BaseModel
 from starlette.routing import compile_path
 
 from mfa.factors import totp
-from mfa.http import backend, guardian
+from mfa.http import backend, guardian, phone
 from mfa.http.endpoint import Endpoint
 from mfa.testing import FrozenClock
+from mfa.testing_phone import Phone
 from tests.conftest import Api
-from transports.outbox import Outbox
+from transports.outbox import Outbox, PushOutbox
 
 pytestmark = pytest.mark.anyio
 
-ENDPOINTS: tuple[Endpoint, ...] = (*guardian.ENDPOINTS, *backend.ENDPOINTS)
+ENDPOINTS: tuple[Endpoint, ...] = (*guardian.ENDPOINTS, *phone.ENDPOINTS, *backend.ENDPOINTS)
 
 
 def endpoint_for(method: str, path: str) -> Endpoint:
+    path = path.removeprefix("/appliance-mfa")  # where the phone calls
     for ep in ENDPOINTS:
         regex, _, _ = compile_path(ep.path)
         if ep.method == method and regex.match(path):
@@ -43,7 +45,7 @@ def check_keys(model: type[BaseModel], body: Any) -> None:
 
 
 async def test_every_success_body_matches_its_declared_model(
-    api: Api, clock: FrozenClock, outbox: Outbox
+    api: Api, clock: FrozenClock, outbox: Outbox, push_outbox: PushOutbox
 ) -> None:
     seen: list[httpx.Response] = []
 
@@ -93,6 +95,20 @@ async def test_every_success_body_matches_its_declared_model(
     await api.state(sms["transaction_token"])
     await http.get("/api/tenants/acme/users/bob/enrollments", headers=h)
     await http.post("/api/tenants/acme/users/alice/recovery-code-regeneration", headers=h)
+    # Push, with number matching on (send-push-notification answers 200 with the number).
+    await http.put(
+        "/api/tenants/acme/features/push_number_matching", json={"enabled": True}, headers=h
+    )
+    device = Phone("http://mfa.test", clock=clock)
+    pending = await api.start("acme", "carol")
+    device.enrolled(await http.send(device.enroll_request(pending["enrollment_tx_id"])))
+    await api.state(pending["transaction_token"])  # pending, with the enrollment
+    number = (await api.post("/api/send-push-notification", pending["transaction_token"])).json()
+    payload = push_outbox.messages[-1].payload
+    await http.send(device.resolve_request(payload, accept=True, number=number["number"]))
+    await http.send(device.update_request(name="Renamed"))
+    await http.get("/api/tenants/acme/users/carol/enrollments", headers=h)
+    await http.send(device.delete_request())
 
     checked = 0
     for response in seen:
@@ -111,4 +127,4 @@ async def test_every_success_body_matches_its_declared_model(
             ep.response.model_validate(item)
             check_keys(ep.response, item)
         checked += 1
-    assert checked >= 18
+    assert checked >= 22

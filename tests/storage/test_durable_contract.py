@@ -76,7 +76,7 @@ async def test_tenant_keeps_given_settings(durable: SqlDurableStore) -> None:
         "globex",
         "Globex",
         factors={"otp": True, "sms": False, "push": True, "recovery-code": True},
-        features={"enrollment": False, "device_management": True},
+        features={"enrollment": False, "device_management": True, "push_number_matching": True},
         quotas={**DEFAULT_QUOTAS, "sms_per_user": Quota(3, 600)},
         sms_otp_length=8,
         created_at=when,
@@ -102,7 +102,11 @@ async def test_update_tenant_merges(durable: SqlDurableStore) -> None:
     assert updated.quotas["sms_per_user"] == DEFAULT_QUOTAS["sms_per_user"]
     updated = await durable.update_tenant("acme", features={"enrollment": False}, sms_otp_length=7)
     assert updated is not None and updated.factors["sms"] is False
-    assert updated.features == {"enrollment": False, "device_management": True}
+    assert updated.features == {
+        "enrollment": False,
+        "device_management": True,
+        "push_number_matching": False,  # the opt-in push-fatigue feature: off by default
+    }
     assert updated.sms_otp_length == 7
     assert await durable.get_tenant("acme") == updated
     assert await durable.update_tenant("nope", factors={"otp": False}) is None

@@ -8,14 +8,19 @@
  *     {"cmd": "enroll", "user": "u1", "method": "sms", "phoneNumber": "+14155552671"}
  *     {"cmd": "login", "user": "u1", "method": "otp", "otpSecret": "...", "wrongCodeFirst": true}
  *     {"cmd": "login", "user": "u1", "method": "sms"}
+ *     {"cmd": "enroll", "user": "u1", "method": "push", "pushAnswer": "accept"}
+ *     {"cmd": "login", "user": "u1", "method": "push", "pushAnswer": "accept" | "reject"}
  *     {"cmd": "login", "user": "u1", "method": "recovery-code", "recoveryCode": "...",
  *      "expectError": true}
  *     {"cmd": "exit"}
- *   and the answers to node's questions: {"request_token": "..."} / {"sms_code": "..."}.
+ *   and the answers to node's questions: {"request_token": "..."} / {"sms_code": "..."} /
+ *   {"phone_enrolled": "..."} / {"push_answered": "..."}.
  *
  *   stdout (node -> Python)  one JSON object per line:
  *     {"need": "request_token", "user": "u1"}   start-flow needs a request token
  *     {"need": "sms_code", "user": "u1"}        the SMS was sent (204); read it from the outbox
+ *     {"need": "phone_enrolled", "uri": ...}    the QR URI is shown: let the phone enroll from it
+ *     {"need": "push_answered", "answer": ...}   the push was sent (204): let the phone answer it
  *     {"event": "started", ...}                 start-flow answer as the client saw it
  *     {"event": "enrollment-complete", ...} / {"event": "auth-response", ...}
  *     {"event": "confirm-error" | "verify-error" | "tx-error" | "timeout", ...}
@@ -339,6 +344,7 @@ async function enroll(cmd) {
   const { tx, rec } = handle;
   try {
     if (tx.isEnrolled()) throw new Error('start-flow said the user is already enrolled');
+    if (cmd.method === 'push') return await enrollPush(cmd, handle);
     const data = cmd.method === 'sms' ? { phoneNumber: cmd.phoneNumber } : {};
     const flow = await withTimeout(
       cb2p((cb) => tx.enroll(cmd.method, data, cb)),
@@ -374,6 +380,30 @@ async function enroll(cmd) {
   }
 }
 
+/** Push enrollment: the phone enrolls from the QR URI, then push login on the same transaction
+ * (guardian-wire §3.1, §5): enrollment-complete says authRequired, requestAuth defaults to push. */
+async function enrollPush(cmd, handle) {
+  const { tx, rec } = handle;
+  const flow = await withTimeout(
+    cb2p((cb) => tx.enroll('push', {}, cb)),
+    STEP_TIMEOUT_MS,
+    'enroll() callback'
+  );
+  const data = flow.getData();
+  emit({ event: 'confirming', method: 'push', otpSecret: data.otpSecret, uri: flow.getUri() });
+  await ask('phone_enrolled', { user: cmd.user, uri: flow.getUri() });
+  const complete = await rec.wait('enrollment-complete');
+  const authFlow = await withTimeout(
+    cb2p((cb) => tx.requestAuth(complete.enrollment, cb)), // default method: push
+    STEP_TIMEOUT_MS,
+    'requestAuth() callback'
+  );
+  authFlow.verify({}); // a no-op for push that registers the listeners
+  await ask('push_answered', { user: cmd.user, answer: cmd.pushAnswer || 'accept' });
+  await rec.wait('auth-response');
+  return { otpSecret: data.otpSecret };
+}
+
 async function login(cmd) {
   const handle = await startTransaction(cmd.user);
   const { tx, rec } = handle;
@@ -398,7 +428,10 @@ async function login(cmd) {
       }
     };
 
-    if (cmd.method === 'recovery-code') {
+    if (cmd.method === 'push') {
+      authFlow.verify({}); // a no-op for push that registers the listeners
+      await ask('push_answered', { user: cmd.user, answer: cmd.pushAnswer || 'accept' });
+    } else if (cmd.method === 'recovery-code') {
       if (cmd.expectError) {
         await verify({ recoveryCode: cmd.recoveryCode }).then(
           () => {
