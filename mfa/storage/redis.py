@@ -204,8 +204,10 @@ class RedisEphemeralStore:
             max_connections=max_connections,
             timeout=timeout,
             decode_responses=True,
-            # No socket_timeout: every call already runs under map_redis_errors'
-            # deadline, and redis-py would wrap each read in one more task.
+            # No socket_timeout (redis-py 8 defaults to 5 s): every call already runs
+            # under map_redis_errors' deadline, and redis-py would add an
+            # asyncio.wait_for task to each send and an asyncio.timeout to each read.
+            socket_timeout=None,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             # No periodic PING before a command (a round trip, and a check on every
