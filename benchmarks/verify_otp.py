@@ -244,10 +244,20 @@ def start_server(
     raise RuntimeError(f"{cmd[:3]} not listening after 30 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(
-    port: int, path: str, lines: list[str], seconds: float, once: bool, args: Any
+    server: tuple[int, int], path: str, lines: list[str], seconds: float, once: bool, args: Any
 ) -> dict[str, Any]:
-    """Run wrk over the request lines; returns {ok, bad, errors, elapsed, p50, p99, rate}."""
+    """wrk over the request lines against ``server`` (port, pid): {ok, bad, errors,
+    elapsed, p50, p99, rate, cpu_us}; ``cpu_us`` is the server's CPU time per request,
+    which the other load on the machine moves less than the rate."""
+    port, pid = server
+    cpu = cpu_seconds(pid)
     data = Path(args.workdir) / f"lines-{uuid.uuid4().hex[:6]}.txt"
     data.write_text("".join(lines))
     script = Path(args.workdir) / "bench.lua"
@@ -277,8 +287,15 @@ def wrk(
     if not found:
         raise RuntimeError("wrk failed:\n" + "".join(out))
     result: dict[str, Any] = json.loads(found[-1][6:])
-    result["rate"] = (result["ok"] + result["bad"]) / max(result["elapsed"], 1e-9)
+    done = result["ok"] + result["bad"]
+    result["rate"] = done / max(result["elapsed"], 1e-9)
+    result["cpu_us"] = (cpu_seconds(pid) - cpu) / max(done, 1) * 1e6
     return result
+
+
+def spread(values: list[float]) -> str:
+    low, mid, high = min(values), sorted(values)[len(values) // 2], max(values)
+    return f"{low:.1%} .. {high:.1%} (median {mid:.1%})"
 
 
 class Monitor:
@@ -376,53 +393,45 @@ def run(args: argparse.Namespace) -> None:
         slices = [users[:100], users[100:300]] + [
             users[300 + r * per_round : 300 + (r + 1) * per_round] for r in range(args.rounds)
         ]
+        mfa, floor = (mfa_port, procs[0].pid), (floor_port, procs[1].pid)
         floor_lines = [f"{u['id']} {pyotp.TOTP(u['secret']).now()}\n" for u in users]
-        wrk(mfa_port, MFA_PATH, mfa_lines(slices[0]), 5, True, args)  # warm-up
-        wrk(floor_port, FLOOR_PATH, floor_lines, 1, False, args)
+        wrk(mfa, MFA_PATH, mfa_lines(slices[0]), 5, True, args)  # warm-up
+        wrk(floor, FLOOR_PATH, floor_lines, 1, False, args)
         with Monitor() as monitor:
-            sample = wrk(mfa_port, MFA_PATH, mfa_lines(slices[1]), 10, True, args)
+            sample = wrk(mfa, MFA_PATH, mfa_lines(slices[1]), 10, True, args)
         trips, names = monitor.round_trips("{" + tenant + "}")
         invalid = sample["bad"] + sample["errors"]
-        ratios = []
+        ratios, cpu_ratios = [], []
         for r in range(args.rounds):
             spy = None
             if args.py_spy and r == 0:  # sample the mfa server over the first round
-                spy = subprocess.Popen(
-                    [
-                        str(Path(sys.executable).parent / "py-spy"),
-                        "record",
-                        "--pid",
-                        str(procs[0].pid),
-                        "--rate",
-                        "500",
-                        "--format",
-                        "raw",
-                        "--output",
-                        args.py_spy,
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                options = f"record --rate 500 --format raw --pid {mfa[1]} --output".split()
+                py_spy = str(Path(sys.executable).parent / "py-spy")
+                spy = subprocess.Popen([py_spy, *options, args.py_spy], stderr=subprocess.DEVNULL)
                 time.sleep(1)
-            m = wrk(mfa_port, MFA_PATH, mfa_lines(slices[2 + r]), args.duration, True, args)
+            m = wrk(mfa, MFA_PATH, mfa_lines(slices[2 + r]), args.duration, True, args)
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
                 spy.wait(30)
-            f = wrk(floor_port, FLOOR_PATH, floor_lines, m["elapsed"], False, args)
+            f = wrk(floor, FLOOR_PATH, floor_lines, m["elapsed"], False, args)
             invalid += m["bad"] + m["errors"] + f["bad"] + f["errors"]
             ratios.append(m["rate"] / f["rate"])
+            cpu_ratios.append(f["cpu_us"] / m["cpu_us"])
             for name, x in (("mfa", m), ("floor", f)):
                 print(
                     f"round {r + 1} {name:<5} {x['rate']:7.0f} verifies/s  "
                     f"p50 {x['p50'] / 1000:6.2f} ms  p99 {x['p99'] / 1000:6.2f} ms  "
                     f"({x['ok']} x 204, {x['bad']} other, "
-                    f"{x['errors']} socket errors, {x['elapsed']:.1f} s)"
+                    f"{x['errors']} socket errors, {x['elapsed']:.1f} s), "
+                    f"server CPU {x['cpu_us']:.0f} us/verify"
                 )
-            print(f"round {r + 1} ratio mfa / floor: {ratios[-1]:.1%}")
+            print(
+                f"round {r + 1} ratio mfa / floor: {ratios[-1]:.1%} (by CPU {cpu_ratios[-1]:.1%})"
+            )
         print(
-            f"\nratio mfa / floor over {args.rounds} rounds: {min(ratios):.1%} .. "
-            f"{max(ratios):.1%} (median {sorted(ratios)[len(ratios) // 2]:.1%}; "
-            f"target >= {TARGET:.0%}); load {os.getloadavg()[0]:.2f}"
+            f"\nover {args.rounds} rounds (target >= {TARGET:.0%} of the floor), load "
+            f"{os.getloadavg()[0]:.2f}:\n  ratio mfa / floor, verifies/s:  {spread(ratios)}\n"
+            f"  ratio by server CPU per verify: {spread(cpu_ratios)}"
         )
         per = ", ".join(f"{n} {c / max(sample['ok'], 1):.2f}" for n, c in sorted(names.items()))
         print(
