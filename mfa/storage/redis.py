@@ -26,18 +26,18 @@ import contextlib
 import hashlib
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
 from types import TracebackType
 from typing import Any, cast
 
+import hiredis
 import redis.asyncio as aioredis
 import redis.exceptions as redis_exc
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.maint_notifications import MaintNotificationsConfig
-from redis.typing import EncodableT
 
 from mfa.names import Channel, Quota
 from mfa.storage._shared import check_attempt_args, replay_mark_seconds
@@ -113,7 +113,7 @@ class _Lanes:
         self._idle: list[AbstractConnection] = []
         self._free = asyncio.Semaphore(limit)
 
-    async def execute(self, *args: EncodableT) -> Any:
+    async def execute(self, *args: str | int) -> Any:
         async with self._free:
             conn = self._idle.pop() if self._idle else self._make()
             try:
@@ -126,7 +126,11 @@ class _Lanes:
                         stale = True  # can_read has disconnected it already
                     if stale:
                         await conn.disconnect()
-                await conn.send_command(*args, check_health=False)  # connects if needed
+                # hiredis packs in C, redis-py's pack_command in Python at eight
+                # times the cost; the bytes are the same (str as UTF-8, int as digits).
+                # (hiredis's stub types the argument as a 1-tuple; any length works.)
+                packed = hiredis.pack_command(args)  # type: ignore[arg-type]
+                await conn.send_packed_command(packed, check_health=False)  # connects if needed
                 return await conn.read_response()
             finally:
                 self._idle.append(conn)
@@ -227,12 +231,14 @@ class RedisEphemeralStore:
         self._consume = _script("consume_quota.lua")
         self._refund = _script("refund_quota.lua")
 
-    async def _run(self, what: str, *args: EncodableT) -> Any:
+    async def _run(self, what: str, *args: str | int) -> Any:
         """One command, one round trip, under one deadline (connection wait included)."""
         async with map_redis_errors(self.timeout, what):
             return await self._lanes.execute(*args)
 
-    async def _eval(self, what: str, script: _Script, keys: list[str], args: list[Any]) -> Any:
+    async def _eval(
+        self, what: str, script: _Script, keys: list[str], args: Sequence[str | int]
+    ) -> Any:
         async with map_redis_errors(self.timeout, what):
             try:
                 return await self._lanes.execute("EVALSHA", script.sha, len(keys), *keys, *args)
