@@ -6,6 +6,7 @@ and the project installed with its dependencies (uvicorn[standard]: uvloop, http
     apt-get install wrk
     python3 -m venv .venv && .venv/bin/pip install -e .
     .venv/bin/python benchmarks/verify_otp.py [--users 4000] [--rounds 3] [--duration 4]
+                                              [--py-spy FILE]   # pip install py-spy
 
 Two servers, one process and one worker each, both on uvicorn with uvloop and
 httptools and with the access log off (``--log-level warning``):
@@ -27,7 +28,9 @@ a run with any other answer is reported INVALID.
 wrk (one thread: the other core runs the server, ``--concurrency`` connections)
 drives mfa until its transactions of the round are used up or ``--duration``
 passes, then the floor for as long. ``--rounds`` alternate, since others share the
-machine; the figures of each round and their range are printed. Redis round trips
+machine; the figures of each round and their range are printed, with each
+server's CPU time per verify (from /proc): its ratio moves less with the other load
+on the machine than the throughput ratio does. Redis round trips
 per verify are counted with ``MONITOR`` on a separate sample (MONITOR slows Redis):
 every command of the mfa server's connections, a MULTI..EXEC block as one.
 """
