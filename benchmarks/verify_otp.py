@@ -5,7 +5,7 @@ and the project installed with its dependencies (uvicorn[standard]: uvloop, http
 
     apt-get install wrk
     python3 -m venv .venv && .venv/bin/pip install -e .
-    .venv/bin/python benchmarks/verify_otp.py [--users 4000] [--rounds 3] [--duration 4]
+    .venv/bin/python benchmarks/verify_otp.py [--users 9000] [--rounds 3] [--duration 4]
                                               [--py-spy FILE]   # pip install py-spy
 
 Two servers, one process and one worker each, both on uvicorn with uvloop and
@@ -22,8 +22,9 @@ database and Redis: one tenant, ``--users`` users enrolled in TOTP with the code
 the *previous* time step, then two login transactions each. A time step is
 accepted once per enrollment, so each user's first transaction gets this step's
 code and the second the next step's; the second codes are all sent after the first
-ones. Every mfa request is thus a distinct, valid verify that must answer 204, and
-a run with any other answer is reported INVALID.
+ones, at least 500 users later, so that a slow first request is not overtaken (it
+would then rightly be refused as a replay). Every mfa request is thus a distinct,
+valid verify that must answer 204; a run with any other answer is reported INVALID.
 
 wrk (one thread: the other core runs the server, ``--concurrency`` connections)
 drives mfa until its transactions of the round are used up or ``--duration``
@@ -392,9 +393,9 @@ def run(args: argparse.Namespace) -> None:
     ]
     try:
         # Slices: warm-up, the MONITOR sample, then one per round.
-        per_round = (len(users) - 300) // args.rounds
-        slices = [users[:100], users[100:300]] + [
-            users[300 + r * per_round : 300 + (r + 1) * per_round] for r in range(args.rounds)
+        per_round = (len(users) - 600) // args.rounds
+        slices = [users[:100], users[100:600]] + [
+            users[600 + r * per_round : 600 + (r + 1) * per_round] for r in range(args.rounds)
         ]
         mfa, floor = (mfa_port, procs[0].pid), (floor_port, procs[1].pid)
         floor_lines = [f"{u['id']} {pyotp.TOTP(u['secret']).now()}\n" for u in users]
@@ -449,10 +450,17 @@ def run(args: argparse.Namespace) -> None:
             proc.terminate()
             proc.wait(10)
         with redis.Redis.from_url(REDIS_URL) as client:
-            for pattern in (f"mfa:{{{tenant}}}:*", f"{floor_prefix}:*"):
-                keys = list(client.scan_iter(match=pattern, count=1000))
-                for at in range(0, len(keys), 1000):
-                    client.unlink(*keys[at : at + 1000])
+            keys = [
+                key
+                for pattern in (f"mfa:{{{tenant}}}:*", f"{floor_prefix}:*")
+                for key in client.scan_iter(match=pattern, count=1000)
+            ]
+            # Tickets are global keys (mfa:ticket:<id>); ours name the run's tenant.
+            tickets = list(client.scan_iter(match="mfa:ticket:*", count=1000))
+            values = client.mget(tickets) if tickets else []
+            keys += [k for k, v in zip(tickets, values, strict=True) if v and tenant.encode() in v]
+            for at in range(0, len(keys), 1000):
+                client.unlink(*keys[at : at + 1000])
 
 
 def main() -> None:
@@ -460,14 +468,16 @@ def main() -> None:
         serve_floor(int(sys.argv[2]), sys.argv[3], sys.argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=4000, help="enrolled users (2 verifies each)")
+    parser.add_argument("--users", type=int, default=9000, help="enrolled users (2 verifies each)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating mfa/floor rounds")
     parser.add_argument("--duration", type=float, default=4.0, help="at most, seconds per phase")
     parser.add_argument("--concurrency", type=int, default=32, help="wrk connections")
     parser.add_argument("--py-spy", metavar="FILE", help="py-spy raw stacks of mfa, round 1")
     args = parser.parse_args()
-    if args.users < 300 + 100 * args.rounds:
-        parser.error("--users: at least 300 + 100 per round")
+    # A user's second code (the next step) follows the first by half a slice; a slice
+    # of fewer users lets it overtake a slow first one, which is then a replay.
+    if args.users < 600 + 1000 * args.rounds:
+        parser.error("--users: at least 600 + 1000 per round")
     with tempfile.TemporaryDirectory(prefix="mfa-bench-", dir="/dev/shm") as workdir:
         args.workdir = workdir
         run(args)
