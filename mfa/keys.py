@@ -27,6 +27,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt.algorithms import ECAlgorithm
@@ -56,12 +57,32 @@ def generate_encryption_key() -> str:
     return _b64u(AESGCM.generate_key(bit_length=256))
 
 
+# ECDSA over SHA-256, the parameters of ES256: immutable, so one object serves every
+# signature instead of two new ones each time.
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+
+def _jws_header(alg: str, kid: str) -> str:
+    """The JWS protected header segment, as the token codec writes it."""
+    header = {"alg": alg, "kid": kid, "typ": "JWT"}
+    return _b64u(json.dumps(header, separators=(",", ":")).encode())
+
+
 @dataclass(frozen=True)
 class SigningKey:
     kid: str
     private: ec.EllipticCurvePrivateKey
     public_jwk: dict[str, Any]
     hmac_secret: bytes
+    # The header segments never change for a key: encoded once, not per token.
+    es256_header: str = ""
+    hs256_header: str = ""
+
+    def sign_es256(self, signing_input: bytes) -> bytes:
+        """The JWS ES256 signature of ``signing_input``: raw ``r || s``, 64 bytes
+        (RFC 7518 §3.4), not the DER that OpenSSL returns."""
+        r, s = decode_dss_signature(self.private.sign(signing_input, _ES256))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 class SigningKeys:
@@ -84,7 +105,16 @@ class SigningKeys:
             secret = HKDF(
                 algorithm=hashes.SHA256(), length=32, salt=None, info=b"mfa internal tokens"
             ).derive(d)
-            keys.append(SigningKey(kid, private, public, secret))
+            keys.append(
+                SigningKey(
+                    kid,
+                    private,
+                    public,
+                    secret,
+                    es256_header=_jws_header("ES256", kid),
+                    hs256_header=_jws_header("HS256", kid),
+                )
+            )
         self.keys = tuple(keys)
         self.by_kid = {k.kid: k for k in keys}
 

@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import math
+from collections.abc import Callable, Sequence
 from importlib import resources
 from types import TracebackType
 from typing import Any, cast
 
+import hiredis
 import redis.asyncio as aioredis
 import redis.exceptions as redis_exc
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
 from redis.maint_notifications import MaintNotificationsConfig
 
 from mfa.names import Channel, Quota
@@ -89,8 +92,65 @@ class map_redis_errors:
             raise BackendUnavailable(f"redis unavailable during {self._what}: {exc!r}") from exc
 
 
-def _script(name: str) -> str:
-    return resources.files("mfa.storage").joinpath("lua", name).read_text(encoding="utf-8")
+class _Lanes:
+    """Connections for single commands, used directly: send, read, give back.
+
+    redis-py's client wraps each command in layers that cost more CPU than the
+    command itself on the verify-otp path: the blocking pool's condition, lock and
+    ``asyncio.timeout``, a deprecation shim that inspects the arguments, the retry
+    wrapper, metrics hooks and the release event. Here a command takes an idle
+    connection (or makes one, at most ``limit`` in all), runs under the caller's one
+    deadline and goes back. A connection that failed or was cancelled mid-command
+    is disconnected by redis-py itself (it never holds half an answer) and
+    reconnects on its next use; one that the server closed while idle is noticed
+    before use, like the pool does, so a Redis restart costs no failed call.
+    """
+
+    __slots__ = ("_free", "_idle", "_make")
+
+    def __init__(self, make: Callable[[], AbstractConnection], limit: int) -> None:
+        self._make = make
+        self._idle: list[AbstractConnection] = []
+        self._free = asyncio.Semaphore(limit)
+
+    async def execute(self, *args: str | int) -> Any:
+        async with self._free:
+            conn = self._idle.pop() if self._idle else self._make()
+            try:
+                if conn.is_connected:
+                    # Pending data or EOF on an idle connection: the server closed
+                    # it. A flag check, no I/O.
+                    try:
+                        stale = await conn.can_read()
+                    except redis_exc.ConnectionError:
+                        stale = True  # can_read has disconnected it already
+                    if stale:
+                        await conn.disconnect()
+                # hiredis packs in C, redis-py's pack_command in Python at eight
+                # times the cost; the bytes are the same (str as UTF-8, int as digits).
+                # (hiredis's stub types the argument as a 1-tuple; any length works.)
+                packed = hiredis.pack_command(args)  # type: ignore[arg-type]
+                await conn.send_packed_command(packed, check_health=False)  # connects if needed
+                return await conn.read_response()
+            finally:
+                self._idle.append(conn)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.disconnect()
+
+
+class _Script:
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # what EVALSHA names it by
+
+
+def _script(name: str) -> _Script:
+    return _Script(resources.files("mfa.storage").joinpath("lua", name).read_text(encoding="utf-8"))
 
 
 def _tx_fields(changes: dict[str, Any]) -> list[str]:
@@ -140,31 +200,53 @@ class RedisEphemeralStore:
     ) -> None:
         self.prefix = prefix
         self.timeout = timeout
-        # A blocking pool: under a burst, calls queue for a connection (up to
+        # A blocking pool, for the few calls that need more than one command
+        # (MULTI/EXEC, SCAN): under a burst they queue for a connection (up to
         # ``timeout``) instead of failing at once or opening connections without end.
-        pool = aioredis.BlockingConnectionPool.from_url(
+        self._pool = aioredis.BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
             timeout=timeout,
             decode_responses=True,
-            # No socket_timeout: every call already runs under map_redis_errors'
-            # deadline, and redis-py would wrap each read in one more task.
+            # No socket_timeout (redis-py 8 defaults to 5 s): every call already runs
+            # under map_redis_errors' deadline, and redis-py would add an
+            # asyncio.wait_for task to each send and an asyncio.timeout to each read.
+            socket_timeout=None,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
-            health_check_interval=30,  # PING a connection idle this long before use
+            # No periodic PING before a command (a round trip, and a check on every
+            # command): a connection the server closed is noticed without it, before
+            # use, and a dead one fails within the deadline anyway.
+            health_check_interval=0,
             # With maintenance notifications on (a Redis Enterprise feature, "auto" by
             # default), the pool skips its check for connections the server closed,
             # and the first call after a Redis restart would fail.
             maint_notifications_config=MaintNotificationsConfig(enabled=False),
         )
-        self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)
-        self._update = self._register("update_transaction.lua")
-        self._attempt = self._register("record_attempt.lua")
-        self._consume = self._register("consume_quota.lua")
-        self._refund = self._register("refund_quota.lua")
+        self._client: aioredis.Redis = aioredis.Redis.from_pool(self._pool)
+        # Every other call is one command on a lane, made with the pool's settings.
+        self._lanes = _Lanes(self._pool.make_connection, max_connections)
+        self._update = _script("update_transaction.lua")
+        self._attempt = _script("record_attempt.lua")
+        self._consume = _script("consume_quota.lua")
+        self._refund = _script("refund_quota.lua")
 
-    def _register(self, name: str) -> AsyncScript:
-        return self._client.register_script(_script(name))
+    async def _run(self, what: str, *args: str | int) -> Any:
+        """One command, one round trip, under one deadline (connection wait included)."""
+        async with map_redis_errors(self.timeout, what):
+            return await self._lanes.execute(*args)
+
+    async def _eval(
+        self, what: str, script: _Script, keys: list[str], args: Sequence[str | int]
+    ) -> Any:
+        async with map_redis_errors(self.timeout, what):
+            try:
+                return await self._lanes.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+            except redis_exc.NoScriptError:
+                # A new or restarted server: load it once, then run it. Still one call
+                # and one deadline; never run twice (it did not run the first time).
+                await self._lanes.execute("SCRIPT", "LOAD", script.source)
+                return await self._lanes.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def _guard(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
         return map_redis_errors(self.timeout, what)
@@ -176,11 +258,11 @@ class RedisEphemeralStore:
         return None  # connections are made on first use
 
     async def close(self) -> None:
+        await self._lanes.close()
         await self._client.aclose()
 
     async def ping(self) -> None:
-        async with self._guard("ping"):
-            await self._client.ping()
+        await self._run("ping", "PING")
 
     # ------------------------------------------------------------------ transactions
 
@@ -206,11 +288,12 @@ class RedisEphemeralStore:
             await pipe.execute()
 
     async def get_transaction(self, tenant_id: str, txid: str) -> Transaction | None:
-        async with self._guard("get_transaction"):
-            fields = await self._client.hgetall(self._key(tenant_id, "tx", txid))
-        if not fields:
+        raw = await self._run("get_transaction", "HGETALL", self._key(tenant_id, "tx", txid))
+        if not raw:
             return None
-        return _transaction(tenant_id, txid, cast(dict[str, str], fields))
+        # RESP2 answers a flat list of field, value; RESP3 (protocol=3 in the URL) a map.
+        fields = raw if isinstance(raw, dict) else dict(zip(raw[::2], raw[1::2], strict=True))
+        return _transaction(tenant_id, txid, fields)
 
     async def update_transaction(
         self,
@@ -225,13 +308,13 @@ class RedisEphemeralStore:
     ) -> bool:
         changes = {"state": state, "enrollment": enrollment, "token": token, "data": data}
         args = ["1" if only_if_pending else "0", *_tx_fields(changes)]
-        async with self._guard("update_transaction"):
-            done = await self._update(keys=[self._key(tenant_id, "tx", txid)], args=args)
+        done = await self._eval(
+            "update_transaction", self._update, [self._key(tenant_id, "tx", txid)], args
+        )
         return bool(done)
 
     async def delete_transaction(self, tenant_id: str, txid: str) -> None:
-        async with self._guard("delete_transaction"):
-            await self._client.delete(self._key(tenant_id, "tx", txid))
+        await self._run("delete_transaction", "DEL", self._key(tenant_id, "tx", txid))
 
     async def record_attempt(
         self,
@@ -263,8 +346,7 @@ class RedisEphemeralStore:
             str(replay_mark_seconds(limits.lockout_seconds)),
             *_tx_fields(on_success or {}),
         ]
-        async with self._guard("record_attempt"):
-            outcome = await self._attempt(keys=keys, args=args)
+        outcome = await self._eval("record_attempt", self._attempt, keys, args)
         return AttemptOutcome(outcome)
 
     # ------------------------------------------------------------------ tickets
@@ -273,17 +355,15 @@ class RedisEphemeralStore:
         return f"{self.prefix}:ticket:{ticket_id}"
 
     async def put_ticket(self, ticket_id: str, value: dict[str, Any], ttl_seconds: int) -> None:
-        async with self._guard("put_ticket"):
-            await self._client.set(self._ticket_key(ticket_id), json.dumps(value), ex=ttl_seconds)
+        key = self._ticket_key(ticket_id)
+        await self._run("put_ticket", "SET", key, json.dumps(value), "EX", ttl_seconds)
 
     async def take_ticket(self, ticket_id: str) -> dict[str, Any] | None:
-        async with self._guard("take_ticket"):
-            raw = await self._client.getdel(self._ticket_key(ticket_id))
+        raw = await self._run("take_ticket", "GETDEL", self._ticket_key(ticket_id))
         return None if raw is None else _loads(cast(str, raw))
 
     async def peek_ticket(self, ticket_id: str) -> dict[str, Any] | None:
-        async with self._guard("peek_ticket"):
-            raw = await self._client.get(self._ticket_key(ticket_id))
+        raw = await self._run("peek_ticket", "GET", self._ticket_key(ticket_id))
         return None if raw is None else _loads(cast(str, raw))
 
     # ------------------------------------------------------------------ quotas
@@ -303,17 +383,15 @@ class RedisEphemeralStore:
             per_tenant.limit,
             per_tenant.window_seconds,
         ]
-        async with self._guard("consume_quota"):
-            granted, refused, retry_after = await self._consume(
-                keys=self._quota_keys(tenant_id, user_id, channel), args=args
-            )
+        keys = self._quota_keys(tenant_id, user_id, channel)
+        granted, refused, retry_after = await self._eval("consume_quota", self._consume, keys, args)
         if granted:
             return QuotaDecision(True)
         return QuotaDecision(False, "user" if refused == "user" else "tenant", int(retry_after))
 
     async def refund_quota(self, tenant_id: str, user_id: str, channel: Channel) -> None:
-        async with self._guard("refund_quota"):
-            await self._refund(keys=self._quota_keys(tenant_id, user_id, channel), args=[])
+        keys = self._quota_keys(tenant_id, user_id, channel)
+        await self._eval("refund_quota", self._refund, keys, [])
 
     # ------------------------------------------------------------------ leases
 
