@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
 from mfa._version import __version__ as __version__
-from mfa.http import backend, guardian
+from mfa.http import backend, docs, guardian
 from mfa.http.boundary import ErrorBoundary, as_contract_error, error_response
 from mfa.http.endpoint import Endpoint
 from mfa.http.openapi import build_openapi
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, *, service: MFAService | None =
     routes: list[BaseRoute] = [ep.route(limit) for ep in endpoints]
     # The mobile SDKs append /appliance-mfa to any non-Auth0 base URL.
     routes.append(Mount(APPLIANCE_PREFIX, routes=list(routes)))
+    routes += docs.routes()  # the API docs UI, for people: not under /appliance-mfa
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from mfa.catalogue import CATALOGUE
 from mfa.http.endpoint import Endpoint
+from mfa.http.examples import with_examples
 from mfa.schemas import ErrorBody
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
@@ -62,7 +63,7 @@ def build_openapi(endpoints: tuple[Endpoint, ...], version: str) -> dict[str, An
         if ep.scope:
             op["x-required-scope"] = ep.scope
         paths[ep.path][ep.method.lower()] = op
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "mfa",
@@ -87,6 +88,7 @@ def build_openapi(endpoints: tuple[Endpoint, ...], version: str) -> dict[str, An
             },
         },
     }
+    return with_examples(document)
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
