@@ -17,7 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-PG = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+# The same servers as the storage tests (tests/storage/conftest.py).
+PG_HOST = os.environ.get("MFA_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("MFA_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("MFA_TEST_PG_USER", "postgres")
+PG_ADMIN_DB = os.environ.get("MFA_TEST_PG_ADMIN_DB", "test")
+PG = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -105,7 +110,7 @@ def empty_pg_database() -> Iterator[str]:
     name = f"mfa_test_serve_{uuid.uuid4().hex[:10]}"
 
     async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB)
         try:
             await conn.execute(sql)
         finally:
