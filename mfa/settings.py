@@ -350,7 +350,11 @@ def _meaning(field: str) -> str:
     return f" ({description.split(';')[0]})" if description else ""
 
 
+def redact_url(text: str) -> str:
+    """``text`` with any URL's password masked: it never reaches a terminal or a log."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text)
+
+
 def _short(value: Any) -> str:
-    # A URL's password never reaches a terminal or a log.
-    text = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", repr(value))
+    text = redact_url(repr(value))
     return text if len(text) <= 60 else text[:57] + "…"

@@ -8,7 +8,6 @@ with exit status 2, instead of a traceback from the first request.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,10 +18,6 @@ if TYPE_CHECKING:
 
 class Refusal(Exception):
     """The command cannot work as configured; the message says why and what to do."""
-
-
-def redact(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def reason(exc: BaseException) -> str:
@@ -36,10 +31,11 @@ def reason(exc: BaseException) -> str:
 async def open_checked(service: MFAService) -> None:
     """Open ``service``'s stores and ping each; raise :class:`Refusal` naming the one
     that failed. The caller closes the service."""
+    from mfa.settings import redact_url
     from mfa.storage.base import SchemaOutdated
 
     settings = service.settings
-    where = redact(settings.database_url)
+    where = redact_url(settings.database_url)
     try:
         await service.durable.open()
         await service.durable.ping()
@@ -53,7 +49,7 @@ async def open_checked(service: MFAService) -> None:
             await service.ephemeral.ping()
         except Exception as exc:
             raise Refusal(
-                f"Redis {redact(settings.redis_url)} is not reachable: {reason(exc)}"
+                f"Redis {redact_url(settings.redis_url)} is not reachable: {reason(exc)}"
             ) from None
     await service.open()  # the rest of the lifecycle: already-open stores stay open
 

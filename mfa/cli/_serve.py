@@ -13,8 +13,8 @@ import importlib.util
 import sys
 from typing import Any
 
-from mfa.cli._checks import Refusal, open_checked, reason, redact, sqlite_path
-from mfa.settings import Settings
+from mfa.cli._checks import Refusal, open_checked, reason, sqlite_path
+from mfa.settings import Settings, redact_url
 
 
 async def preflight(settings: Settings) -> str | None:
@@ -47,7 +47,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             "transports, development keys). Single process only — not for production."
         )
     path = sqlite_path(settings)
-    say(f"mfa: database {path if path else redact(settings.database_url)}")
+    say(f"mfa: database {path if path else redact_url(settings.database_url)}")
     if dev_key:
         say(f"mfa: development operator API key: {dev_key}")
     say(f"mfa: API docs at http://{args.host}:{args.port}/api/docs")
@@ -87,6 +87,6 @@ async def db(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         rev = await current_revision(settings.database_url)
     except Exception as exc:  # the driver's refusal, in one line
         raise Refusal(
-            f"database {redact(settings.database_url)} is not usable: {reason(exc)}"
+            f"database {redact_url(settings.database_url)} is not usable: {reason(exc)}"
         ) from None
     return {"revision": rev, "head": head_revision(), "up_to_date": rev == head_revision()}
