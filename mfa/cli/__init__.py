@@ -94,7 +94,8 @@ def _dispatch(args: argparse.Namespace) -> Any:
     if action == "serve":
         from mfa.cli._serve import serve
 
-        return serve(args, settings) or None
+        serve(args, settings)  # returns when uvicorn stops
+        return None
     if action.startswith("db."):
         from mfa.cli._serve import db
 

@@ -31,7 +31,7 @@ async def preflight(settings: Settings) -> str | None:
     return service.keys.admin_key if not settings.admin_key else None
 
 
-def serve(args: argparse.Namespace, settings: Settings) -> int:
+def serve(args: argparse.Namespace, settings: Settings) -> None:
     if args.workers > 1 and (
         settings.redis_url is None or settings.database_url.startswith("sqlite")
     ):
@@ -71,7 +71,6 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         from mfa.app import create_app
 
         uvicorn.run(create_app(settings), **options)
-    return 0
 
 
 def _stderr(line: str) -> None:
