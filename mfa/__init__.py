@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mfa.app import create_app
     from mfa.catalogue import CATALOGUE, ErrorSpec
     from mfa.errors import ERROR_CLASSES, MFAError
+    from mfa.inprocess import InProcessClient
     from mfa.results import VerifiedResult
     from mfa.service import MFAService
     from mfa.settings import Settings, SettingsError
@@ -27,6 +28,7 @@ __all__ = [
     "CATALOGUE",
     "ERROR_CLASSES",
     "ErrorSpec",
+    "InProcessClient",
     "MFAError",
     "MFAService",
     "Settings",
@@ -41,6 +43,7 @@ _LAZY = {
     "CATALOGUE": "mfa.catalogue",
     "ERROR_CLASSES": "mfa.errors",
     "ErrorSpec": "mfa.catalogue",
+    "InProcessClient": "mfa.inprocess",
     "MFAError": "mfa.errors",
     "MFAService": "mfa.service",
     "Settings": "mfa.settings",

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 
 from mfa._version import __version__ as __version__
-from mfa.http import backend, guardian, phone
+from mfa.http import backend, docs, guardian, phone
 from mfa.http.boundary import ErrorBoundary, as_contract_error, error_response
 from mfa.http.endpoint import Endpoint
 from mfa.http.openapi import build_openapi
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, service: MFAService | None =
     # redirects, here or below: a 307 whose Location is built from the Host header
     # is no contract answer (and an open redirect to whoever sets Host).
     routes.append(Mount(APPLIANCE_PREFIX, app=Router(routes=flat, redirect_slashes=False)))
+    routes += docs.routes()  # the API docs UI, for people: not under /appliance-mfa
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -1,121 +1,121 @@
-"""The host-app example runs: mount, request token, enrollment, signature check."""
+"""The host-app example runs: mount, session, enrollment, a result that counts once."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import anyio
 import httpx
+import pyotp
 import pytest
 
-from mfa.factors import totp
-
 pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[1]
 
 
-async def test_host_app_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+async def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ModuleType]:
     monkeypatch.setenv("MFA_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'host.db'}")
     monkeypatch.setenv("MFA_DEV_KEYS_PATH", str(tmp_path / "keys.json"))
     monkeypatch.setenv("MFA_ARGON2_PROFILE", "cheapest")
     sys.modules.pop("examples.host_app", None)
-    host = importlib.import_module("examples.host_app")
-    async with (
-        host.lifespan(host.app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=host.app), base_url="http://host.test"
-        ) as http,
-    ):
-        login = (await http.get("/login", params={"user": "alice"})).json()
-        assert login["service_url"] == "http://host.test/mfa"
-        auth = {"Authorization": f"Bearer {login['request_token']}"}
-        start = (await http.post("/mfa/api/start-flow", headers=auth)).json()
-        tx = {"Authorization": f"Bearer {start['transaction_token']}"}
-        code = totp.code_at(start["device_account"]["otp_secret"], time.time())
-        r = await http.post("/mfa/api/verify-otp", json={"code": code}, headers=tx)
-        assert r.status_code == 204
-        token = (await http.post("/mfa/api/transaction-state", headers=tx)).json()["token"]
-        done = await http.post("/mfa-done", json={"user": "alice", "signature": token})
-        assert done.json() == {"session_for": "alice", "method": "otp"}
-        forged = await http.post("/mfa-done", json={"user": "bob", "signature": token})
-        assert forged.status_code == 401
-        assert forged.json()["errorCode"] == "invalid_token"
+    module = importlib.import_module("examples.host_app")
+    async with module.lifespan(module.app):
+        yield module
 
 
-def test_phone_example_enrolls_receives_and_approves(tmp_path: Path) -> None:
-    """examples/phone.py against a real server whose webhook push transport calls it."""
-    import asyncio
-    import threading
-    from urllib.parse import quote
-
-    from mfa import MFAService, Settings, create_app
-    from tests.conftest import ADMIN_KEY
-    from tests.stubs.server import ServerThread
-
-    phone_py = importlib.import_module("examples.phone")
-    state = tmp_path / "phone.json"
-    listener = phone_py.make_listener(state, 0, "s3cret")
-    threading.Thread(target=listener.serve_forever, daemon=True).start()
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'mfa.db'}",
-        dev_keys_path=str(tmp_path / "keys.json"),
-        admin_key=ADMIN_KEY,
-        push_transport="webhook",
-        push_webhook_url=f"http://127.0.0.1:{listener.server_address[1]}/",
-        webhook_secret="s3cret",
-        argon2_profile="cheapest",
-        auto_migrate=True,
+def browser(host: ModuleType) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=host.app), base_url="http://host.test"
     )
-    service = MFAService(settings)
-    loops: list[asyncio.AbstractEventLoop] = []
-    app = create_app(service=service)
 
-    async def remember_loop(scope: Any, receive: Any, send: Any) -> None:
-        if not loops:
-            loops.append(asyncio.get_running_loop())
-        await app(scope, receive, send)
 
-    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    try:
-        with ServerThread(remember_loop) as server, httpx.Client(base_url=server.base_url) as http:
-            http.post("/api/tenants", json={"tenant_id": "acme", "name": "Acme"}, headers=admin)
+async def second_factor(http: httpx.AsyncClient, user: str) -> str:
+    """What auth-guardian-js does in the browser: enroll with TOTP, get the signature."""
+    login = (await http.get("/login", params={"user": user})).json()
+    assert login["service_url"] == "http://host.test/mfa"
+    auth = {"Authorization": f"Bearer {login['request_token']}"}
+    start = (await http.post("/mfa/api/start-flow", headers=auth)).json()
+    tx = {"Authorization": f"Bearer {start['transaction_token']}"}
+    code = pyotp.TOTP(start["device_account"]["otp_secret"]).at(time.time())
+    r = await http.post("/mfa/api/verify-otp", json={"code": code}, headers=tx)
+    assert r.status_code == 204, r.text
+    signature: str = (await http.post("/mfa/api/transaction-state", headers=tx)).json()["token"]
+    return signature
 
-            def start(user: str) -> dict[str, Any]:
-                r = http.post(
-                    "/api/tenants/acme/request-tokens", json={"user_id": user}, headers=admin
-                )
-                auth = {"Authorization": f"Bearer {r.json()['request_token']}"}
-                body: dict[str, Any] = http.post("/api/start-flow", headers=auth).json()
-                return body
 
-            pending = start("bob")
-            # The URI auth0-guardian-js shows as a QR code (guardian-wire §3.6).
-            uri = (
-                f"otpauth://totp/acme:bob?secret={pending['device_account']['otp_secret']}"
-                f"&enrollment_tx_id={pending['enrollment_tx_id']}&issuer=acme"
-                f"&id={pending['device_account']['id']}&base_url={quote(server.base_url)}"
-            )
-            run = phone_py.run
-            enrolled = run(["--state", str(state), "enroll", uri], http=http)
-            assert enrolled == {"enrolled": pending["device_account"]["id"], "user_id": "bob"}
+def error_code(response: httpx.Response) -> Any:
+    return response.json()["errorCode"]
 
-            login = start("bob")
-            tx = {"Authorization": f"Bearer {login['transaction_token']}"}
-            assert http.post("/api/send-push-notification", headers=tx).status_code == 204
-            (waiting,) = run(["--state", str(state), "pending"], http=http)["pending"]
-            assert waiting["index"] == 0
-            assert run(["--state", str(state), "approve"], http=http) == {"ok": True}
-            assert http.post("/api/transaction-state", headers=tx).json()["state"] == "accepted"
-            assert run(["--state", str(state), "pending"], http=http) == {"pending": []}
 
-            renamed = run(["--state", str(state), "rename", "Work phone"], http=http)
-            assert renamed["name"] == "Work phone"
-            assert run(["--state", str(state), "remove"], http=http) == {"ok": True}
-            assert "enrollment_tx_id" in start("bob")  # not enrolled any more
-            # Closed in the server's loop, where the stores were opened, before it stops.
-            asyncio.run_coroutine_threadsafe(service.close(), loops[0]).result(timeout=10)
-    finally:
-        listener.shutdown()
-        listener.server_close()
+async def test_a_login_opens_the_session_once(host: ModuleType) -> None:
+    async with browser(host) as http:
+        assert (await http.get("/me")).status_code == 401
+        signature = await second_factor(http, "alice")
+        done = await http.post("/mfa-done", json={"signature": signature})
+        assert done.json() == {"session_for": "alice", "method": "otp"}
+        assert (await http.get("/me")).json() == {"user": "alice"}
+        # The same signature again, in the same session: refused.
+        again = await http.post("/mfa-done", json={"signature": signature})
+        assert again.status_code == 401 and error_code(again) == "invalid_token"
+        # A new login in this session cannot reuse it either: single use per transaction.
+        await http.get("/login", params={"user": "alice"})
+        replay = await http.post("/mfa-done", json={"signature": signature})
+        assert replay.status_code == 401 and "already used" in replay.json()["message"]
+
+
+async def test_a_result_belongs_to_the_session_that_asked(host: ModuleType) -> None:
+    async with browser(host) as alice, browser(host) as mallory:
+        signature = await second_factor(alice, "alice")
+        # Another session, with no login in progress, presents alice's result.
+        stolen = await mallory.post("/mfa-done", json={"signature": signature})
+        assert stolen.status_code == 401 and error_code(stolen) == "invalid_token"
+        # Nor with a login of its own for another user: the user comes from the session.
+        await mallory.get("/login", params={"user": "bob"})
+        stolen = await mallory.post("/mfa-done", json={"signature": signature})
+        assert stolen.status_code == 401 and error_code(stolen) == "invalid_token"
+        # Nor with a fresh login for alice: the result is older than that login.
+        await anyio.sleep(1.01)  # iat has one-second resolution
+        await mallory.get("/login", params={"user": "alice"})
+        stolen = await mallory.post("/mfa-done", json={"signature": signature})
+        assert stolen.status_code == 401 and "older" in stolen.json()["message"]
+        # alice's own session still completes.
+        ok = await alice.post("/mfa-done", json={"signature": signature})
+        assert ok.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "code"),
+    [
+        (b"{}", 400, "field_required"),
+        (b"", 400, "field_required"),
+        (b"not json", 400, "invalid_body"),
+        (b"[]", 400, "invalid_body"),
+        (b'{"signature": 7}', 400, "invalid_body"),
+        (b'{"signature": "x", "user": "bob"}', 400, "invalid_body"),
+        (b'{"signature": "not-a-jwt"}', 401, "invalid_token"),
+    ],
+)
+async def test_bad_bodies_get_contract_errors(
+    host: ModuleType, content: bytes, status: int, code: str
+) -> None:
+    async with browser(host) as http:
+        await http.get("/login", params={"user": "alice"})
+        r = await http.post(
+            "/mfa-done", content=content, headers={"Content-Type": "application/json"}
+        )
+        assert (r.status_code, error_code(r)) == (status, code), r.text
+        assert set(r.json()) >= {"statusCode", "error", "message", "errorCode"}
+
+
+def test_the_example_needs_no_internal_import() -> None:
+    source = (ROOT / "examples" / "host_app.py").read_text()
+    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    ours = [line.split()[1] for line in imports if line.split()[1].startswith("mfa")]
+    assert set(ours) <= {"mfa", "mfa.errors", "mfa.client"}, ours

@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from mfa.catalogue import CATALOGUE
 from mfa.http.endpoint import Endpoint
+from mfa.http.examples import with_examples
 from mfa.http.params import MAX_ID_CHARS
 from mfa.names import Factor, Feature
 from mfa.schemas import NO_CONTROL, TENANT_ID_PATTERN, ErrorBody
@@ -68,7 +69,7 @@ def build_openapi(endpoints: tuple[Endpoint, ...], version: str) -> dict[str, An
         if ep.scope:
             op["x-required-scope"] = ep.scope
         paths[ep.path][ep.method.lower()] = op
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "mfa",
@@ -104,6 +105,7 @@ def build_openapi(endpoints: tuple[Endpoint, ...], version: str) -> dict[str, An
             },
         },
     }
+    return with_examples(document)
 
 
 _ID: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS}

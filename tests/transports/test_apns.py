@@ -344,9 +344,9 @@ async def test_settings(apns_stub: ApnsStub, tmp_path: Path) -> None:
     await transport.aclose()
 
     with pytest.raises(SettingsError, match="MFA_APNS_TOPIC"):
-        Settings(**{**overrides, "apns_topic": None}).validate()
+        Settings(**{**overrides, "apns_topic": None}).check()
     with pytest.raises(SettingsError, match="MFA_APNS_BASE_URL"):
-        Settings(**{**overrides, "apns_base_url": "ftp://x"}).validate()
+        Settings(**{**overrides, "apns_base_url": "ftp://x"}).check()
     with pytest.raises(SettingsError, match="MFA_APNS_KEY is neither") as info:
         ApnsPushTransport.from_settings(Settings(**{**overrides, "apns_key": "/nonexistent.p8"}))
     assert info.value.__cause__ is None

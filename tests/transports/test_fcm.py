@@ -260,9 +260,9 @@ async def test_settings(fcm_stub: FcmStub, tmp_path: Path) -> None:
     await transport.aclose()
 
     with pytest.raises(SettingsError, match="MFA_FCM_CREDENTIALS"):
-        Settings(push_transport="fcm").validate()
+        Settings(push_transport="fcm").check()
     with pytest.raises(SettingsError, match="MFA_FCM_TOKEN_URL"):
-        settings_for(fcm_stub, fcm_token_url="file:///etc/passwd").validate()
+        settings_for(fcm_stub, fcm_token_url="file:///etc/passwd").check()
     with pytest.raises(SettingsError, match="neither") as raised:
         FcmPushTransport.from_settings(settings_for(fcm_stub, fcm_credentials='{"type": "x"}'))
     assert raised.value.__cause__ is None

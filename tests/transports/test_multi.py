@@ -41,7 +41,7 @@ async def test_one_deployment_serves_iphones_and_android(
             "push_transport": "multi",
         }
     )
-    settings.validate()
+    settings.check()
     transport = load_from_entry_points("multi", settings)
     assert isinstance(transport, MultiPushTransport)
     try:
@@ -108,13 +108,13 @@ async def test_each_service_has_its_own_child() -> None:
 
 def test_settings_of_multi() -> None:
     with pytest.raises(SettingsError, match="MFA_PUSH_GCM_TRANSPORT cannot be multi"):
-        Settings(push_transport="multi", push_gcm_transport="multi").validate()
+        Settings(push_transport="multi", push_gcm_transport="multi").check()
     # The default children are apns and fcm, which need their own settings.
     with pytest.raises(SettingsError, match="MFA_APNS_KEY_ID"):
-        Settings(push_transport="multi").validate()
+        Settings(push_transport="multi").check()
     Settings(
         push_transport="multi", push_apns_transport="outbox", push_gcm_transport="console"
-    ).validate()
+    ).check()
     with pytest.raises(SettingsError, match="cannot be multi"):
         MultiPushTransport.from_settings(
             Settings(push_transport="multi", push_apns_transport="multi")

@@ -35,6 +35,7 @@ PUBLIC = {
     "CATALOGUE",
     "ERROR_CLASSES",
     "ErrorSpec",
+    "InProcessClient",
     "MFAError",
     "MFAService",
     "Settings",

@@ -1,0 +1,246 @@
+"""The in-process API: :class:`mfa.client.AsyncClient`'s methods, without HTTP.
+
+A host that runs mfa in its own process (mounted with :func:`mfa.create_app`)
+calls the service directly::
+
+    import mfa
+
+    mfa_app = mfa.create_app(mfa.Settings.from_env())
+    api = mfa.InProcessClient(mfa_app.state.mfa)
+    token = await api.request_token("acme", "alice")          # a RequestToken
+    result = await api.verify_result(signature, user_id="alice", tenant_id="acme")
+
+Same method names, same arguments, same return types (the client's dataclasses:
+:class:`~mfa.client.RequestToken`, :class:`~mfa.client.Transaction`, …) and the
+same exceptions as :class:`~mfa.client.AsyncClient`, so moving the service to its
+own process later is a change of constructor. Arguments are checked by the HTTP
+API's request schemas (:mod:`mfa.schemas`) and refused with the same catalogue
+errors; answers are built by the same views and read by the client's own parsers.
+The caller acts as the operator: there is no API key in process.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from mfa.admin import Admin
+from mfa.client._calls import _quota_wire, _state, _transaction, _when
+from mfa.client._models import (
+    EnrollmentTicket,
+    NewApiKey,
+    QuotaLike,
+    RequestToken,
+    Transaction,
+    TransactionState,
+)
+from mfa.names import Quota
+from mfa.results import VerifiedResult
+from mfa.schemas import (
+    Body,
+    CreateApiKeyBody,
+    CreateTenantBody,
+    QuotasBody,
+    RecoverAccountBody,
+    SmsEnrollBody,
+    ToggleBody,
+    UserBody,
+    VerifyOtpBody,
+)
+from mfa.service import MFAService
+from mfa.tokens import Credential
+
+B = TypeVar("B", bound=Body)
+
+
+def _check(model: type[B], **values: Any) -> B:
+    """``values`` as the HTTP API would accept them, or its catalogue error."""
+    from mfa.http.endpoint import validation_error
+
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise validation_error(model, exc) from None
+
+
+def _json(view: BaseModel) -> dict[str, Any]:
+    return view.model_dump(mode="json")
+
+
+def _tx(tx: str | Transaction) -> str:
+    return tx.transaction_token if isinstance(tx, Transaction) else tx
+
+
+class InProcessClient:
+    """:class:`~mfa.client.AsyncClient`'s interface on a service in this process."""
+
+    def __init__(self, service: MFAService, *, service_url: str | None = None) -> None:
+        """``service_url``: where the service is reachable from phones (the URL it is
+        mounted at, e.g. ``https://example.com/mfa``), for push; phones call it back."""
+        self.service = service
+        self.service_url = service_url
+
+    async def _admin(self) -> Admin:
+        await self.service.ensure_open()  # a mounted app may not have had a request yet
+        return self.service.admin
+
+    # backend API ------------------------------------------------------------
+
+    async def create_tenant(self, tenant_id: str, name: str) -> dict[str, Any]:
+        from mfa.http.views import tenant_view
+
+        b = _check(CreateTenantBody, tenant_id=tenant_id, name=name)
+        return _json(tenant_view(await (await self._admin()).create_tenant(b.tenant_id, b.name)))
+
+    async def get_tenant(self, tenant_id: str) -> dict[str, Any]:
+        from mfa.http.views import tenant_view
+
+        return _json(tenant_view(await (await self._admin()).get_tenant(tenant_id)))
+
+    async def list_tenants(self) -> list[dict[str, Any]]:
+        from mfa.http.views import tenant_view
+
+        return [_json(tenant_view(t)) for t in await (await self._admin()).list_tenants()]
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        await (await self._admin()).delete_tenant(tenant_id)
+
+    async def create_api_key(self, tenant_id: str, name: str, scopes: list[str]) -> NewApiKey:
+        b = _check(CreateApiKeyBody, name=name, scopes=list(scopes))
+        record, secret = await (await self._admin()).create_api_key(
+            tenant_id, b.name, list(b.scopes)
+        )
+        return NewApiKey(record.key_id, secret, sorted(record.scopes), record.name, tenant_id)
+
+    async def revoke_api_key(self, tenant_id: str, key_id: str) -> None:
+        await (await self._admin()).revoke_api_key(tenant_id, key_id)
+
+    async def list_factors(self, tenant_id: str) -> list[dict[str, Any]]:
+        from mfa.http.views import factor_view
+
+        return [_json(factor_view(t)) for t in await (await self._admin()).list_factors(tenant_id)]
+
+    async def set_factor(self, tenant_id: str, name: str, enabled: bool) -> dict[str, Any]:
+        from mfa.http.views import factor_view
+
+        b = _check(ToggleBody, enabled=enabled)
+        return _json(
+            factor_view(await (await self._admin()).set_factor(tenant_id, name, b.enabled))
+        )
+
+    async def set_feature(self, tenant_id: str, name: str, enabled: bool) -> dict[str, Any]:
+        b = _check(ToggleBody, enabled=enabled)
+        tenant = await (await self._admin()).set_feature(tenant_id, name, b.enabled)
+        return {"name": name, "enabled": tenant.features[name]}
+
+    async def get_quotas(self, tenant_id: str) -> dict[str, Quota]:
+        return dict(await (await self._admin()).get_quotas(tenant_id))
+
+    async def set_quotas(self, tenant_id: str, **quotas: QuotaLike) -> dict[str, Quota]:
+        wanted = _check(QuotasBody, **{n: _quota_wire(q) for n, q in quotas.items()})
+        changes = {n: Quota(q.limit, q.window_seconds) for n, q in wanted if q is not None}
+        return dict(await (await self._admin()).set_quotas(tenant_id, changes))
+
+    async def set_sms_otp_length(self, tenant_id: str, length: int) -> int:
+        tenant = await (await self._admin()).set_sms_otp_length(tenant_id, length)
+        return tenant.sms_otp_length
+
+    async def request_token(self, tenant_id: str, user_id: str) -> RequestToken:
+        from mfa.http.views import iso
+
+        user = _check(UserBody, user_id=user_id).user_id
+        issued = await (await self._admin()).issue_request_token(tenant_id, user)
+        return RequestToken(issued.token, _when(iso(issued.expires_at)))
+
+    async def enrollment_ticket(self, tenant_id: str, user_id: str) -> EnrollmentTicket:
+        from mfa.http.views import iso
+
+        user = _check(UserBody, user_id=user_id).user_id
+        issued = await (await self._admin()).issue_enrollment_ticket(tenant_id, user)
+        return EnrollmentTicket(issued.token, _when(iso(issued.expires_at)))
+
+    async def list_enrollments(self, tenant_id: str, user_id: str) -> list[dict[str, Any]]:
+        from mfa.http.views import enrollment_view
+
+        found = await (await self._admin()).list_enrollments(tenant_id, user_id)
+        return [_json(enrollment_view(e)) for e in found]
+
+    async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> None:
+        await (await self._admin()).delete_enrollment(tenant_id, enrollment_id)
+
+    async def regenerate_recovery_code(self, tenant_id: str, user_id: str) -> str:
+        return await (await self._admin()).regenerate_recovery_code(tenant_id, user_id)
+
+    async def errors(self) -> list[dict[str, Any]]:
+        from mfa.catalogue import catalogue_json
+
+        return list(catalogue_json())
+
+    async def jwks(self) -> dict[str, Any]:
+        jwks: dict[str, Any] = self.service.keys.signing.jwks()
+        return jwks
+
+    # transactions -------------------------------------------------------------
+
+    async def start_flow(
+        self,
+        request_token: str | RequestToken | None = None,
+        ticket: str | EnrollmentTicket | None = None,
+    ) -> Transaction:
+        if (request_token is None) == (ticket is None):
+            raise ValueError("start_flow takes exactly one of request_token and ticket")
+        if ticket is not None:
+            value = ticket.ticket_id if isinstance(ticket, EnrollmentTicket) else ticket
+            credential = Credential("ticket", value)
+        else:
+            token = (
+                request_token.token if isinstance(request_token, RequestToken) else request_token
+            )
+            credential = Credential("bearer", str(token))
+        await self.service.ensure_open()
+        return _transaction(await self.service.flows.start_flow(credential))
+
+    async def transaction_state(self, tx: str | Transaction) -> TransactionState:
+        await self.service.ensure_open()
+        return _state(await self.service.flows.transaction_state(_tx(tx)))
+
+    async def verify_otp(self, tx: str | Transaction, code: str) -> None:
+        b = _check(VerifyOtpBody, type="manual_input", code=code)
+        await self.service.ensure_open()
+        await self.service.flows.verify_otp(_tx(tx), b.code)
+
+    async def recover_account(self, tx: str | Transaction, recovery_code: str) -> str:
+        b = _check(RecoverAccountBody, recovery_code=recovery_code)
+        await self.service.ensure_open()
+        return await self.service.flows.recover_account(_tx(tx), b.recovery_code)
+
+    async def sms_enroll(
+        self, tx: str | Transaction, enrollment_id: str, phone_number: str
+    ) -> None:
+        b = _check(SmsEnrollBody, phone_number=phone_number)
+        await self.service.ensure_open()
+        await self.service.flows.sms_enroll(_tx(tx), enrollment_id, b.phone_number)
+
+    async def send_sms(self, tx: str | Transaction) -> None:
+        await self.service.ensure_open()
+        await self.service.flows.send_sms(_tx(tx))
+
+    async def send_push_notification(self, tx: str | Transaction) -> str | None:
+        if self.service_url is None:
+            raise TypeError("push needs InProcessClient(service, service_url=...)")
+        from mfa.flows.push import Origin
+
+        await self.service.ensure_open()
+        origin = Origin(self.service_url.rstrip("/"))
+        return await self.service.flows.send_push_notification(_tx(tx), origin)
+
+    # results ----------------------------------------------------------------
+
+    async def verify_result(
+        self, token: str, *, user_id: str, tenant_id: str, txid: str | None = None
+    ) -> VerifiedResult:
+        """Signature, kind, expiry, user, tenant (and ``txid`` when given), in one
+        call; raises ``invalid_token`` / ``transaction_expired``, never returns False.
+        A coroutine only to match :meth:`AsyncClient.verify_result`: no I/O here."""
+        return self.service.verify_result(token, user_id=user_id, tenant_id=tenant_id, txid=txid)
