@@ -220,6 +220,23 @@ def journey(page: Page, base: str, watch: Watch, outbox: Outbox) -> None:
     page.click("#sms-code-form button[type=submit]")
     signed_in(page, "bob", "sms")
 
+    # 6. cancel, and a transaction ended by wrong codes: both go back with a code
+    sign_in(page, base, "alice")
+    page.click("#cancel")
+    expect(page.locator("#mfa-failed")).to_contain_text("(cancelled)")
+    sign_in(page, base, "alice")
+    for _ in range(6):
+        page.fill("#otp-code", bad)
+        page.click("#screen-otp button[type=submit]")
+        expect(page.locator("#mfa-status")).to_be_empty()
+    expect(page.locator("#screen-final")).to_be_visible()
+    expect(page.locator("#mfa-error")).to_have_text(
+        "Your sign-in attempt has ended. Please start again."
+    )
+    check_page(page, watch, "final-error")
+    page.click("#final-back")
+    expect(page.locator("#mfa-failed")).to_contain_text("(login_transaction_not_found)")
+
 
 def last_code(outbox: Outbox, phone: str) -> str:
     messages: list[Any] = [m for m in outbox.messages if m.to == phone]
