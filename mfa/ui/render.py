@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -57,7 +57,6 @@ class Flow:
     secret: str | None = None
     recovery_code: str | None = None
     otpauth_uri: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_start(cls, body: dict[str, Any], tenant: Tenant, user_id: str) -> Flow:

@@ -139,6 +139,7 @@ def save_recovery_code(page: Page, watch: Watch, name: str) -> str:
     code = page.locator("#recovery-code").inner_text().strip()
     assert re.fullmatch(r"[A-Za-z0-9]{24}", code), code
     expect(page.locator("#recovery-continue")).to_be_disabled()
+    expect(page.locator("#cancel")).to_be_hidden()  # accepted: no cancelling now
     check_page(page, watch, name)
     page.check("#recovery-saved")
     page.click("#recovery-continue")

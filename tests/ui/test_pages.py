@@ -262,3 +262,23 @@ async def test_tenant_branding(api: Api, tenant: str) -> None:
     assert logo.attrs["src"] == "https://cdn.example.com/acme.svg" and logo.attrs["alt"]
     assert "<style>:root{--mfa-primary:#123abc}</style>" in r.text
     assert "img-src 'self' https://cdn.example.com;" in r.headers["content-security-policy"]
+
+
+async def test_hostile_tenant_name_and_state_stay_text(api: Api) -> None:
+    name = '</script><script>alert(1)</script><img src=x onerror="alert(2)">'
+    tid = await api.tenant("evil", name)
+    r = await api.http.put(
+        f"/api/tenants/{tid}/hosted-pages",
+        json={"allowed_return_urls": [RETURN_TO]},
+        headers=api.admin,
+    )
+    assert r.status_code == 200
+    state = '"><script>alert(3)</script>'
+    r = await enter(api, await api.request_token(tid, "bob"), state=state)
+    assert r.status_code == 200, r.text
+    assert "<script>alert" not in r.text and "<img src=x" not in r.text
+    page = parse(r)
+    assert [s.attrs.get("src") for s in page.all("script")] == [None, "static/mfa.js"]
+    assert page.return_fields()["state"] == state  # handed back exactly as given
+    # the data block still parses, with the name inside as plain text
+    assert name in page.data()["messages"]["errors"]["too_many_sms_per_tenant"]

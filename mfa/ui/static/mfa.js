@@ -140,7 +140,9 @@
   function showRecovery(code, fresh) {
     $('recovery-code').textContent = code;
     if (fresh) $('recovery-show-intro').textContent = $('recovery-show-intro').dataset.new;
+    // Accepted already: cancelling now would tell the host the opposite of the truth.
     $('other-method').hidden = true;
+    $('cancel').hidden = true;
     show('screen-recovery-show');
   }
 
