@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from mfa.storage.base import HostedPages
@@ -147,3 +148,24 @@ def test_equivalent_spellings_are_allowed(candidate: str, normal: str) -> None:
 
 def test_a_tenant_without_setting_allows_nothing() -> None:
     assert policy.return_url_allowed(HostedPages(), RETURN_TO) is None
+
+
+async def test_async_client_reads_and_replaces_the_setting(api: Api, tenant: str) -> None:
+    from mfa import create_app
+    from mfa.client import AsyncClient, MFAError
+    from tests.conftest import ADMIN_KEY
+
+    transport = httpx.ASGITransport(app=create_app(service=api.service))
+    async with AsyncClient("http://mfa.test", ADMIN_KEY, transport=transport) as client:
+        assert (await client.get_hosted_pages(tenant))["allowed_return_urls"] == [RETURN_TO]
+        got = await client.set_hosted_pages(
+            tenant, allowed_return_urls=["https://b.example/r"], primary_color="#000000"
+        )
+        assert got == {
+            "allowed_return_urls": ["https://b.example/r"],
+            "logo_url": None,
+            "primary_color": "#000000",
+        }
+        with pytest.raises(MFAError) as refused:
+            await client.set_hosted_pages(tenant, allowed_return_urls=["http://b.example/r"])
+        assert refused.value.code == "invalid_body"
