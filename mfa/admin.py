@@ -27,7 +27,8 @@ from mfa.factors import recovery
 from mfa.keys import new_api_key
 from mfa.names import Factor, Feature, Quota, QuotaName
 from mfa.principals import ALL_SCOPES, OPERATOR_ONLY, key_hash
-from mfa.storage.base import ApiKey, Conflict, Enrollment, Tenant
+from mfa.storage.base import ApiKey, Conflict, Enrollment, HostedPages, Tenant
+from mfa.ui.policy import check_hosted_pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +208,15 @@ class Admin:
         # code used before this one must not claim an older replacement.
         await self._ctx.durable.reset_recovery_code(tenant_id, enrollment.enrollment_id, digest)
         return code
+
+    # ------------------------------------------------------------------ hosted pages
+    # (mfa.ui: the /ui/ pages read this setting; the rules live in mfa.ui.policy)
+
+    async def get_hosted_pages(self, tenant_id: str) -> HostedPages:
+        return (await self._tenant(tenant_id)).hosted_pages
+
+    async def set_hosted_pages(self, tenant_id: str, pages: HostedPages) -> HostedPages:
+        """Replace the tenant's hosted-pages setting (return-URL allowlist, logo,
+        colour); ``invalid_body`` for a URL or colour the pages could not use safely."""
+        checked = check_hosted_pages(pages)
+        return (await self._update(tenant_id, hosted_pages=checked)).hosted_pages

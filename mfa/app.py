@@ -35,6 +35,7 @@ from mfa.http.endpoint import Endpoint
 from mfa.http.openapi import build_openapi
 from mfa.service import MFAService
 from mfa.settings import Settings
+from mfa.ui.routes import routes as ui_routes
 
 APPLIANCE_PREFIX = "/appliance-mfa"
 
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None, *, service: MFAService | None =
     # is no contract answer (and an open redirect to whoever sets Host).
     routes.append(Mount(APPLIANCE_PREFIX, app=Router(routes=flat, redirect_slashes=False)))
     routes += docs.routes()  # the API docs UI, for people: not under /appliance-mfa
+    # The hosted pages (mfa.ui): HTML for browsers, outside the OpenAPI document.
+    routes.append(Mount("/ui", routes=ui_routes()))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

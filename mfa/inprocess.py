@@ -226,6 +226,31 @@ class InProcessClient:
         await self.service.ensure_open()
         await self.service.flows.send_sms(_tx(tx))
 
+    async def get_hosted_pages(self, tenant_id: str) -> dict[str, Any]:
+        from mfa.ui.schemas import hosted_pages_view
+
+        pages = await (await self._admin()).get_hosted_pages(tenant_id)
+        return _json(hosted_pages_view(pages))
+
+    async def set_hosted_pages(
+        self,
+        tenant_id: str,
+        *,
+        allowed_return_urls: list[str],
+        logo_url: str | None = None,
+        primary_color: str | None = None,
+    ) -> dict[str, Any]:
+        from mfa.ui.schemas import HostedPagesBody, hosted_pages_view
+
+        b = _check(
+            HostedPagesBody,
+            allowed_return_urls=allowed_return_urls,
+            logo_url=logo_url,
+            primary_color=primary_color,
+        )
+        pages = await (await self._admin()).set_hosted_pages(tenant_id, b.record())
+        return _json(hosted_pages_view(pages))
+
     async def send_push_notification(self, tx: str | Transaction) -> str | None:
         if self.service_url is None:
             raise TypeError("push needs InProcessClient(service, service_url=...)")

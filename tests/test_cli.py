@@ -223,3 +223,26 @@ def test_help_loads_no_server_module() -> None:
     loaded = set(json.loads(done.stderr.replace("'", '"')))
     assert not loaded & {"pydantic", "sqlalchemy", "starlette", "uvicorn", "alembic", "redis"}
     assert "usage: mfa" in done.stdout
+
+
+def test_hosted_pages_setting(migrated: Path) -> None:
+    shown = ok_json(
+        run(
+            migrated,
+            "hosted-pages",
+            "set",
+            "acme",
+            "--return-url",
+            "https://app.example.com/back,https://app.example.com/other",
+            "--primary-color",
+            "#112233",
+            "--json",
+        )
+    )
+    assert shown["allowed_return_urls"] == [
+        "https://app.example.com/back",
+        "https://app.example.com/other",
+    ]
+    assert ok_json(run(migrated, "hosted-pages", "show", "acme", "--json")) == shown
+    refused = run(migrated, "hosted-pages", "set", "acme", "--return-url", "javascript:x")
+    assert refused.returncode == 1 and "invalid_body" in refused.stderr

@@ -129,6 +129,18 @@ async def features(api: InProcessClient, a: argparse.Namespace) -> Any:
     return [{"name": k, "enabled": v} for k, v in sorted(shown.items())]
 
 
+async def hosted_pages(api: InProcessClient, a: argparse.Namespace) -> Any:
+    if a.action == "hosted-pages.set":
+        urls = [u.strip() for item in a.return_urls for u in item.split(",") if u.strip()]
+        return await api.set_hosted_pages(
+            a.tenant_id,
+            allowed_return_urls=urls,
+            logo_url=a.logo_url,
+            primary_color=a.primary_color,
+        )
+    return await api.get_hosted_pages(a.tenant_id)
+
+
 async def quotas(api: InProcessClient, a: argparse.Namespace) -> Any:
     if a.action == "quotas.set":
         await api.set_quotas(a.tenant_id, **{a.quota: (a.limit, a.window)})
@@ -169,6 +181,8 @@ HANDLERS: dict[str, Handler] = {
     "features.list": features,
     "features.enable": features,
     "features.disable": features,
+    "hosted-pages.show": hosted_pages,
+    "hosted-pages.set": hosted_pages,
     "quotas.show": quotas,
     "quotas.set": quotas,
     "request-token": request_token,

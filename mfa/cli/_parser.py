@@ -161,6 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
         _tenant(fp)
         fp.add_argument("feature", choices=FEATURES, help="the feature")
 
+    hp = b.group(sub, "hosted-pages", "the hosted pages' return URLs and branding")
+    _tenant(b.command(hp, "show", "the tenant's hosted-pages setting", "hosted-pages.show"))
+    hs = b.command(hp, "set", "replace the hosted-pages setting", "hosted-pages.set")
+    _tenant(hs)
+    hs.add_argument(
+        "--return-url",
+        action="append",
+        default=[],
+        dest="return_urls",
+        metavar="URL[,URL…]",
+        help="a URL the pages may send users back to (exact match); repeat or comma list",
+    )
+    hs.add_argument("--logo-url", help="https URL (or a path on the service) of the logo")
+    hs.add_argument("--primary-color", metavar="#RRGGBB", help="the buttons' colour")
+
     q = b.group(sub, "quotas", "SMS and push quotas of a tenant")
     _tenant(b.command(q, "show", "the tenant's quotas", "quotas.show"))
     qs = b.command(q, "set", "change one quota", "quotas.set")

@@ -226,3 +226,23 @@ class AsyncClient:
         return verify_result(
             token, jwks, user_id=user_id, tenant_id=tenant_id, txid=txid, leeway=leeway, now=now
         )
+
+    # hosted pages ------------------------------------------------------------
+
+    async def get_hosted_pages(self, tenant_id: str) -> dict[str, Any]:
+        """The tenant's hosted-pages setting: ``allowed_return_urls``, ``logo_url``,
+        ``primary_color``."""
+        return await self._run(self._calls.get_hosted_pages(tenant_id))
+
+    async def set_hosted_pages(
+        self,
+        tenant_id: str,
+        *,
+        allowed_return_urls: list[str],
+        logo_url: str | None = None,
+        primary_color: str | None = None,
+    ) -> dict[str, Any]:
+        """Replace the hosted-pages setting. ``/ui/`` sends a browser back only to one
+        of ``allowed_return_urls`` (exact match: no open redirect)."""
+        call = self._calls.set_hosted_pages(tenant_id, allowed_return_urls, logo_url, primary_color)
+        return await self._run(call)

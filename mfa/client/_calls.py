@@ -275,6 +275,27 @@ class _Calls:
     def send_push_notification(self, tx: str | Transaction) -> _Call[str | None]:
         return self._tx("/api/send-push-notification", tx, _push_number)
 
+    # hosted pages (mfa.ui) ------------------------------------------------------
+
+    def get_hosted_pages(self, tenant_id: str) -> _Call[dict[str, Any]]:
+        path = f"/api/tenants/{_seg(tenant_id)}/hosted-pages"
+        return self._key("GET", path, dict)
+
+    def set_hosted_pages(
+        self,
+        tenant_id: str,
+        allowed_return_urls: list[str],
+        logo_url: str | None,
+        primary_color: str | None,
+    ) -> _Call[dict[str, Any]]:
+        path = f"/api/tenants/{_seg(tenant_id)}/hosted-pages"
+        body = {
+            "allowed_return_urls": allowed_return_urls,
+            "logo_url": logo_url,
+            "primary_color": primary_color,
+        }
+        return self._key("PUT", path, dict, body)
+
 
 def _headers() -> dict[str, str]:
     return {"User-Agent": f"mfa-client/{__version__}", "Accept": "application/json"}

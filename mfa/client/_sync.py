@@ -199,3 +199,21 @@ class Client:
         return verify_result(
             token, jwks, user_id=user_id, tenant_id=tenant_id, txid=txid, leeway=leeway, now=now
         )
+
+    # hosted pages ------------------------------------------------------------
+
+    def get_hosted_pages(self, tenant_id: str) -> dict[str, Any]:
+        """See :meth:`AsyncClient.get_hosted_pages`."""
+        return self._run(self._calls.get_hosted_pages(tenant_id))
+
+    def set_hosted_pages(
+        self,
+        tenant_id: str,
+        *,
+        allowed_return_urls: list[str],
+        logo_url: str | None = None,
+        primary_color: str | None = None,
+    ) -> dict[str, Any]:
+        """See :meth:`AsyncClient.set_hosted_pages`."""
+        call = self._calls.set_hosted_pages(tenant_id, allowed_return_urls, logo_url, primary_color)
+        return self._run(call)

@@ -42,6 +42,7 @@ from mfa.schemas import (
     UserBody,
 )
 from mfa.service import MFAService
+from mfa.ui.schemas import HostedPagesBody, HostedPagesResponse, hosted_pages_view
 
 
 class SmsSettingsBody(Body):
@@ -184,6 +185,18 @@ async def readyz(request: Request, _: None) -> JSONResponse:
     if not ready:
         raise ServiceUnavailable("Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items()))
     return JSONResponse({"status": "ready", "checks": checks})
+
+
+# --- hosted pages (mfa.ui): the tenant's return-URL allowlist and branding -----------
+
+
+async def get_hosted_pages(request: Request, _: None) -> HostedPagesResponse:
+    return hosted_pages_view(await _admin(request).get_hosted_pages(_tid(request)))
+
+
+async def put_hosted_pages(request: Request, body: HostedPagesBody) -> HostedPagesResponse:
+    pages = await _admin(request).set_hosted_pages(_tid(request), body.record())
+    return hosted_pages_view(pages)
 
 
 _AUTH = ("invalid_bearer_format", "invalid_token", "insufficient_scope")
@@ -384,5 +397,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         auth="none",
         tags=("meta",),
         errors=("service_unavailable",),
+    ),
+    # --- hosted pages (mfa.ui) ------------------------------------------------------
+    _ep(
+        "GET",
+        "/api/tenants/{tenant_id}/hosted-pages",
+        get_hosted_pages,
+        "The hosted pages' return-URL allowlist and branding",
+        response=HostedPagesResponse,
+        scope="tenants:read",
+        errors=(*_AUTH, *_T),
+    ),
+    _ep(
+        "PUT",
+        "/api/tenants/{tenant_id}/hosted-pages",
+        put_hosted_pages,
+        "Replace the hosted pages' return-URL allowlist and branding",
+        body=HostedPagesBody,
+        response=HostedPagesResponse,
+        scope="factors:write",
+        errors=(*_AUTH, *_T, *_BODY),
     ),
 )

@@ -67,6 +67,11 @@ BODIES: dict[str, dict[str, Any]] = {
     "request_token": {"user_id": "alice"},
     "enrollment_ticket": {"user_id": "alice"},
     "regenerate_recovery": {},
+    "put_hosted_pages": {
+        "allowed_return_urls": ["https://app.example.com/mfa/return"],
+        "logo_url": "https://app.example.com/logo.svg",
+        "primary_color": "#1a73e8",
+    },
 }
 
 # The Authorization header each security scheme sends, as a shell variable.

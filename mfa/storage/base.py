@@ -48,6 +48,16 @@ class InvalidValue(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class HostedPages:
+    """The tenant's settings of the hosted pages (``/ui/``): where the pages may send
+    a browser back to (exact URLs: no open redirect) and the tenant's branding."""
+
+    allowed_return_urls: tuple[str, ...] = ()
+    logo_url: str | None = None
+    primary_color: str | None = None  # "#rrggbb"
+
+
+@dataclass(frozen=True, slots=True)
 class Tenant:
     tenant_id: str
     name: str
@@ -56,6 +66,7 @@ class Tenant:
     quotas: dict[str, Quota] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
     sms_otp_length: int = 6  # digits of SMS codes (factor_settings.phone.otp_length)
     created_at: datetime | None = None
+    hosted_pages: HostedPages = field(default_factory=HostedPages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +141,7 @@ class DurableStore(Protocol):
         features: dict[str, bool] | None = None,
         quotas: dict[str, Quota] | None = None,
         sms_otp_length: int | None = None,
+        hosted_pages: HostedPages | None = None,
     ) -> Tenant | None:
         """Merge the given entries into the tenant's settings; None if no such tenant."""
 

@@ -63,6 +63,8 @@ tenants = sa.Table(
     sa.Column("quotas", sa.JSON, nullable=False),
     sa.Column("sms_otp_length", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # {"allowed_return_urls": [...], "logo_url", "primary_color"}; NULL: never set.
+    sa.Column("hosted_pages", sa.JSON, nullable=True),
 )
 
 api_keys = sa.Table(

@@ -19,6 +19,7 @@ from mfa.storage.base import (
     ApiKey,
     Conflict,
     Enrollment,
+    HostedPages,
     Tenant,
 )
 from mfa.storage.schema import (
@@ -61,7 +62,26 @@ def _tenant(row: sa.Row[Any]) -> Tenant:
         quotas={**DEFAULT_QUOTAS, **stored},
         sms_otp_length=row.sms_otp_length,
         created_at=row.created_at,
+        hosted_pages=_hosted_pages(row.hosted_pages),
     )
+
+
+def _hosted_pages(stored: Mapping[str, Any] | None) -> HostedPages:
+    if not stored:
+        return HostedPages()
+    return HostedPages(
+        allowed_return_urls=tuple(stored.get("allowed_return_urls", ())),
+        logo_url=stored.get("logo_url"),
+        primary_color=stored.get("primary_color"),
+    )
+
+
+def _hosted_pages_json(pages: HostedPages) -> dict[str, Any]:
+    return {
+        "allowed_return_urls": list(pages.allowed_return_urls),
+        "logo_url": pages.logo_url,
+        "primary_color": pages.primary_color,
+    }
 
 
 def _quotas_json(quotas: Mapping[str, Quota]) -> dict[str, dict[str, int]]:
@@ -133,6 +153,7 @@ class SqlDurableStore(SqlRecovery):
                         quotas=_quotas_json(created.quotas),
                         sms_otp_length=created.sms_otp_length,
                         created_at=created.created_at,
+                        hosted_pages=_hosted_pages_json(created.hosted_pages),
                     )
                 )
             except sa_exc.IntegrityError as exc:
@@ -161,6 +182,7 @@ class SqlDurableStore(SqlRecovery):
         features: dict[str, bool] | None = None,
         quotas: dict[str, Quota] | None = None,
         sms_otp_length: int | None = None,
+        hosted_pages: HostedPages | None = None,
     ) -> Tenant | None:
         async with self._write("update_tenant") as conn:
             # Read-modify-write: the row lock (PostgreSQL) or BEGIN IMMEDIATE (SQLite)
@@ -176,6 +198,7 @@ class SqlDurableStore(SqlRecovery):
                 features={**current.features, **(features or {})},
                 quotas={**current.quotas, **(quotas or {})},
                 sms_otp_length=current.sms_otp_length if sms_otp_length is None else sms_otp_length,
+                hosted_pages=current.hosted_pages if hosted_pages is None else hosted_pages,
             )
             await conn.execute(
                 tenants.update()
@@ -185,6 +208,7 @@ class SqlDurableStore(SqlRecovery):
                     features=merged.features,
                     quotas=_quotas_json(merged.quotas),
                     sms_otp_length=merged.sms_otp_length,
+                    hosted_pages=_hosted_pages_json(merged.hosted_pages),
                 )
             )
         return merged
