@@ -167,7 +167,7 @@ class Admin:
         ticket that start-flow takes)."""
         await self._ctx.tenants.get(tenant_id)  # the cached read: hosts call this per login
         ttl = self._ctx.settings.request_token_ttl_seconds
-        jti = self._ctx.new_id("req", 12)
+        jti = self._ctx.new_id("req", 12, tenant_id=tenant_id)
         token = self._ctx.codec.issue(
             "request", {"tid": tenant_id, "sub": user_id, "jti": jti}, ttl
         )
@@ -179,7 +179,7 @@ class Admin:
     async def issue_enrollment_ticket(self, tenant_id: str, user_id: str) -> IssuedToken:
         await self._tenant(tenant_id)
         ttl = self._ctx.settings.enrollment_ticket_ttl_seconds
-        ticket = self._ctx.new_id("tkt", 18)
+        ticket = self._ctx.new_id("tkt", 18, tenant_id=tenant_id)
         await self._ctx.ephemeral.put_ticket(
             "enroll:" + ticket, {"tenant_id": tenant_id, "user_id": user_id}, ttl
         )

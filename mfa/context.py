@@ -86,8 +86,13 @@ class Context:
         return hmac.new(self._sms_secret, f"{txid}:{code}".encode(), hashlib.sha256).hexdigest()
 
     @staticmethod
-    def new_id(prefix: str, nbytes: int = 12) -> str:
-        return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
+    def new_id(prefix: str, nbytes: int = 12, *, tenant_id: str | None = None) -> str:
+        """A random id; with ``tenant_id``, the tenant rides after a dot. One-time
+        tickets are named by such ids, and the Redis store keeps a ticket in its
+        tenant's slot (``ticket_shard``): on a cluster, a node that is down then
+        stops only its own tenants' logins."""
+        rand = secrets.token_urlsafe(nbytes)
+        return f"{prefix}_{rand}" if tenant_id is None else f"{prefix}_{rand}.{tenant_id}"
 
     # ------------------------------------------------------------------ results
 

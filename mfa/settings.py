@@ -238,8 +238,13 @@ class Settings(BaseModel):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("not a Redis URL; use redis://host:6379/0, rediss://… or unix://…")
+        if url is not None and not url.startswith(
+            ("redis://", "rediss://", "unix://", "redis+cluster://")
+        ):
+            raise ValueError(
+                "not a Redis URL; use redis://host:6379/0, rediss://…, unix://… or "
+                "redis+cluster://host:port,host:port for Redis Cluster"
+            )
         return url
 
     @field_validator("disabled_factors")

@@ -24,7 +24,7 @@ from mfa.storage.redis import RedisEphemeralStore
 from mfa.testing import FrozenClock
 from transports.outbox import Outbox, PushOutbox
 
-pytest_plugins = ["tests.stubs.fixtures"]
+pytest_plugins = ["tests.stubs.fixtures", "tests.redis_cluster"]
 
 REDIS_URL = os.environ.get("MFA_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 ADMIN_KEY = "mfa_test-operator-key-0123456789abcdefghijklmnop"

@@ -75,7 +75,7 @@ def _enrollment_tx(
         "enrollment_id": eid,
         "otp_secret": ctx.sealer.seal_text(tid, eid, "totp", secret),
         "recovery_code": ctx.sealer.seal_text(tid, eid, "recovery", code),
-        "etx": ctx.new_id("etx", 18),
+        "etx": ctx.new_id("etx", 18, tenant_id=tid),
     }
     tx = Transaction(txid, tid, user_id, TxKind.ENROLL.value, expires_at, data=data)
     body = {

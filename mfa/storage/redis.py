@@ -8,7 +8,8 @@ Key layout (``P`` is the prefix, ``T`` the tenant id)::
     P:{T}:replay:<replay key>          last accepted TOTP step
     P:{T}:quota:<channel>:user:<user>  fixed-window send counters
     P:{T}:quota:<channel>:tenant
-    P:ticket:<id>                      one-time tickets (global)
+    P:{T}:ticket:<id>                  one-time tickets whose id names T after a dot
+    P:ticket:<id>                      other one-time tickets (global)
 
 The tenant id sits in a hash tag, so on Redis Cluster all keys of one tenant live
 in one slot and a script may touch the user's and the tenant's keys together.
@@ -30,10 +31,12 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from types import TracebackType
 from typing import Any, cast
+from urllib.parse import unquote
 
 import hiredis
 import redis.asyncio as aioredis
 import redis.exceptions as redis_exc
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -50,7 +53,10 @@ from mfa.storage.base import (
     TxState,
 )
 
-__all__ = ["RedisEphemeralStore", "map_redis_errors"]
+__all__ = ["CLUSTER_SCHEME", "RedisEphemeralStore", "map_redis_errors"]
+
+# MFA_REDIS_URL=redis+cluster://host:port[,host:port…] selects Redis Cluster.
+CLUSTER_SCHEME = "redis+cluster://"
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     redis_exc.ConnectionError,  # BusyLoadingError is one
@@ -135,10 +141,82 @@ class _Lanes:
             finally:
                 self._idle.append(conn)
 
+    async def scan(self, pattern: str) -> list[str]:
+        found: list[str] = []
+        cursor = "0"
+        while True:
+            cursor, keys = await self.execute("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)
+            found += keys
+            if cursor == "0":
+                return found
+
     async def close(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.disconnect()
+
+
+class _ClusterLanes:
+    """Redis Cluster: redis-py's cluster client sends each command to the node that
+    owns its keys' slot, and follows MOVED/ASK and topology changes by itself.
+
+    Every key of a tenant carries the tenant in a hash tag, so each script touches
+    one slot. Commands are not retried on a connection error (a script that ran
+    but whose answer was lost must not run twice); a node that is down makes its
+    tenants' calls fail within the deadline, and only theirs.
+    """
+
+    __slots__ = ("_client", "_free", "_seeds")
+
+    def __init__(self, url: str, *, timeout: float, limit: int) -> None:
+        nodes, username, password = cluster_nodes(url)
+        self._seeds = [ClusterNode(host, port) for host, port in nodes]
+        self._client = RedisCluster(
+            startup_nodes=self._seeds,
+            username=username,
+            password=password,
+            decode_responses=True,
+            socket_timeout=None,  # the call's deadline bounds every read
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            # Slots of the nodes that answer keep serving while one node is down.
+            require_full_coverage=False,
+            max_connections=limit,
+        )
+        # The cluster client refuses a command at once when a node's connections are
+        # all busy; under a burst, calls wait here for a turn instead (within their
+        # deadline), as on one server.
+        self._free = asyncio.Semaphore(limit)
+
+    async def execute(self, *args: str | int) -> Any:
+        async with self._free:
+            return await self._client.execute_command(*args)
+
+    async def scan(self, pattern: str) -> list[str]:
+        return [key async for key in self._client.scan_iter(match=pattern, count=1000)]
+
+    async def close(self) -> None:
+        await self._client.aclose()
+        # The client replaces the seeds with the nodes it discovers; close them too.
+        for seed in self._seeds:
+            await seed.disconnect()
+
+
+def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], str | None, str | None]:
+    """``redis+cluster://[user:password@]host:port[,host:port…][/]`` → its seed nodes."""
+    rest = url.removeprefix("redis+cluster://").rstrip("/")
+    username = password = None
+    if "@" in rest:
+        auth, rest = rest.rsplit("@", 1)
+        user, _, secret = auth.partition(":")
+        username, password = unquote(user) or None, unquote(secret) or None
+    nodes: list[tuple[str, int]] = []
+    for item in rest.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"not a cluster node (host:port): {item!r}")
+        nodes.append((host.strip("[]"), int(port)))
+    return nodes, username, password
 
 
 class _Script:
@@ -187,11 +265,13 @@ def _transaction(tenant_id: str, txid: str, fields: dict[str, str]) -> Transacti
 class RedisEphemeralStore:
     """:class:`~mfa.storage.base.EphemeralStore` on Redis.
 
-    Every call is one round trip and bounded by ``timeout`` seconds, waiting for a
-    free connection included; commands are never retried (a retried script could
-    count a send twice), and a lost Redis comes out as
-    :class:`~mfa.storage.base.BackendUnavailable`. The connection pool (at most
-    ``max_connections``) reconnects by itself once Redis is back. ``prefix``
+    ``url`` is ``redis://…``, ``rediss://…`` or ``unix://…`` for one server, or
+    ``redis+cluster://host:port[,host:port…]`` for Redis Cluster. Every call is one
+    round trip and bounded by ``timeout`` seconds, waiting for a free connection
+    included; commands are never retried (a retried script could count a send
+    twice), and a lost Redis comes out as
+    :class:`~mfa.storage.base.BackendUnavailable`. Connections (at most
+    ``max_connections``) reconnect by themselves once Redis is back. ``prefix``
     namespaces every key, so several deployments (or test runs) can share one server.
     """
 
@@ -200,32 +280,31 @@ class RedisEphemeralStore:
     ) -> None:
         self.prefix = prefix
         self.timeout = timeout
-        # A blocking pool, for the few calls that need more than one command
-        # (MULTI/EXEC, SCAN): under a burst they queue for a connection (up to
-        # ``timeout``) instead of failing at once or opening connections without end.
-        self._pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout,
-            decode_responses=True,
-            # No socket_timeout (redis-py 8 defaults to 5 s): every call already runs
-            # under map_redis_errors' deadline, and redis-py would add an
-            # asyncio.wait_for task to each send and an asyncio.timeout to each read.
-            socket_timeout=None,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            # No periodic PING before a command (a round trip, and a check on every
-            # command): a connection the server closed is noticed without it, before
-            # use, and a dead one fails within the deadline anyway.
-            health_check_interval=0,
-            # With maintenance notifications on (a Redis Enterprise feature, "auto" by
-            # default), the pool skips its check for connections the server closed,
-            # and the first call after a Redis restart would fail.
-            maint_notifications_config=MaintNotificationsConfig(enabled=False),
-        )
-        self._client: aioredis.Redis = aioredis.Redis.from_pool(self._pool)
-        # Every other call is one command on a lane, made with the pool's settings.
-        self._lanes = _Lanes(self._pool.make_connection, max_connections)
+        self._lanes: _Lanes | _ClusterLanes
+        if url.startswith(CLUSTER_SCHEME):
+            self._lanes = _ClusterLanes(url, timeout=timeout, limit=max_connections)
+        else:
+            pool = aioredis.ConnectionPool.from_url(
+                url,
+                decode_responses=True,
+                # No socket_timeout (redis-py 8 defaults to 5 s): every call already
+                # runs under map_redis_errors' deadline, and redis-py would add an
+                # asyncio.wait_for task to each send and an asyncio.timeout to each read.
+                socket_timeout=None,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+                # No periodic PING before a command (a round trip, and a check on every
+                # command): a connection the server closed is noticed without it, before
+                # use, and a dead one fails within the deadline anyway.
+                health_check_interval=0,
+                # With maintenance notifications on (a Redis Enterprise feature, "auto"
+                # by default), a connection the server closed is not checked, and the
+                # first call after a Redis restart would fail.
+                maint_notifications_config=MaintNotificationsConfig(enabled=False),
+            )
+            # Only a factory: each call is one command on a lane, with these settings.
+            self._lanes = _Lanes(pool.make_connection, max_connections)
+        self._create = _script("create_transaction.lua")
         self._update = _script("update_transaction.lua")
         self._attempt = _script("record_attempt.lua")
         self._consume = _script("consume_quota.lua")
@@ -243,10 +322,10 @@ class RedisEphemeralStore:
             try:
                 return await self._lanes.execute("EVALSHA", script.sha, len(keys), *keys, *args)
             except redis_exc.NoScriptError:
-                # A new or restarted server: load it once, then run it. Still one call
-                # and one deadline; never run twice (it did not run the first time).
-                await self._lanes.execute("SCRIPT", "LOAD", script.source)
-                return await self._lanes.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+                # A new or restarted server (or node): EVAL sends the source, runs it and
+                # caches it there, in one round trip; never run twice (it did not run
+                # the first time). On a cluster it goes to the node of the keys' slot.
+                return await self._lanes.execute("EVAL", script.source, len(keys), *keys, *args)
 
     def _guard(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
         return map_redis_errors(self.timeout, what)
@@ -259,7 +338,6 @@ class RedisEphemeralStore:
 
     async def close(self) -> None:
         await self._lanes.close()
-        await self._client.aclose()
 
     async def ping(self) -> None:
         await self._run("ping", "PING")
@@ -278,14 +356,8 @@ class RedisEphemeralStore:
                 {"state": tx.state, "enrollment": tx.enrollment, "token": tx.token, "data": tx.data}
             ),
         ]
-        # MULTI/EXEC: one round trip, and no moment without the TTL. A time in the
-        # past deletes the key at once, as it should.
-        pipe = self._client.pipeline(transaction=True)
-        pipe.delete(key)
-        pipe.execute_command("HSET", key, *fields)
-        pipe.pexpireat(key, math.ceil(tx.expires_at * 1000))
-        async with self._guard("create_transaction"):
-            await pipe.execute()
+        expiry = math.ceil(tx.expires_at * 1000)
+        await self._eval("create_transaction", self._create, [key], [expiry, *fields])
 
     async def get_transaction(self, tenant_id: str, txid: str) -> Transaction | None:
         raw = await self._run("get_transaction", "HGETALL", self._key(tenant_id, "tx", txid))
@@ -352,7 +424,10 @@ class RedisEphemeralStore:
     # ------------------------------------------------------------------ tickets
 
     def _ticket_key(self, ticket_id: str) -> str:
-        return f"{self.prefix}:ticket:{ticket_id}"
+        shard = ticket_shard(ticket_id)
+        if shard is None:
+            return f"{self.prefix}:ticket:{ticket_id}"
+        return self._key(shard, "ticket", ticket_id)
 
     async def put_ticket(self, ticket_id: str, value: dict[str, Any], ttl_seconds: int) -> None:
         key = self._ticket_key(ticket_id)
@@ -396,31 +471,29 @@ class RedisEphemeralStore:
     # ------------------------------------------------------------------ leases
 
     async def acquire_lease(self, tenant_id: str, name: str, ttl_seconds: float) -> bool:
-        async with self._guard("acquire_lease"):
-            got = await self._client.set(
-                self._key(tenant_id, "lease", name),
-                "1",
-                nx=True,
-                px=max(1, int(ttl_seconds * 1000)),
-            )
-        return bool(got)
+        key = self._key(tenant_id, "lease", name)
+        ms = max(1, int(ttl_seconds * 1000))
+        return bool(await self._run("acquire_lease", "SET", key, "1", "NX", "PX", ms))
 
     async def release_lease(self, tenant_id: str, name: str) -> None:
-        async with self._guard("release_lease"):
-            await self._client.delete(self._key(tenant_id, "lease", name))
+        await self._run("release_lease", "DEL", self._key(tenant_id, "lease", name))
 
     async def delete_tenant_data(self, tenant_id: str) -> None:
-        # SCAN, not KEYS: never block the server; each round trip has its own deadline,
-        # since a big tenant takes many. Glob characters in the id are escaped.
+        # SCAN, not KEYS: never block a server. A tenant's keys share one slot, so
+        # they are unlinked in batches of one command each; each round trip has its
+        # own deadline, since a big tenant takes many. Glob characters are escaped.
         pattern = _glob_escape(self._key(tenant_id, "")) + "*"
-        cursor = 0
-        while True:
-            async with self._guard("delete_tenant_data"):
-                cursor, keys = await self._client.scan(cursor, match=pattern, count=1000)
-                if keys:
-                    await self._client.unlink(*keys)
-            if cursor == 0:
-                return
+        async with self._guard("delete_tenant_data"):
+            keys = await self._lanes.scan(pattern)
+        for start in range(0, len(keys), 500):
+            await self._run("delete_tenant_data", "UNLINK", *keys[start : start + 500])
+
+
+def ticket_shard(ticket_id: str) -> str | None:
+    """The tenant a ticket id names after its last dot (see Context.new_id), whose
+    slot keeps the ticket; None for an id without one (kept in a global key)."""
+    _, dot, tenant = ticket_id.rpartition(".")
+    return tenant if dot and tenant else None
 
 
 def _glob_escape(text: str) -> str:

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from mfa.storage import EphemeralStore, MemoryEphemeralStore, RedisEphemeralStore, SqlDurableStore
+from mfa.storage.redis import CLUSTER_SCHEME
 from mfa.storage.sql import upgrade
 from mfa.testing import FrozenClock
 
@@ -102,13 +103,21 @@ class EphemeralEnv:
 
 
 @pytest.fixture(
-    params=["memory", pytest.param("redis", marks=[pytest.mark.redis, pytest.mark.slow])]
+    params=[
+        "memory",
+        pytest.param("redis", marks=[pytest.mark.redis, pytest.mark.slow]),
+        pytest.param("cluster", marks=[pytest.mark.redis, pytest.mark.slow]),
+    ]
 )
 def ephemeral_backend(request: pytest.FixtureRequest) -> str | None:
-    """None for the in-process store, else the Redis URL (skips if Redis is down)."""
+    """None for the in-process store, else the Redis URL (skips if Redis is down):
+    one server, or the suite's own three-master Redis Cluster."""
     # Sync on purpose: async fixtures cannot be fetched by name from async ones.
     if request.param == "memory":
         return None
+    if request.param == "cluster":
+        cluster_url: str = request.getfixturevalue("redis_cluster").url
+        return cluster_url
     url: str = request.getfixturevalue("redis_url")
     return url
 
@@ -132,7 +141,8 @@ async def ephemeral(ephemeral_backend: str | None) -> AsyncIterator[EphemeralEnv
         yield EphemeralEnv("redis", redis_store, time.time, anyio.sleep)
     finally:
         await redis_store.close()
-        await drop_redis_prefix(ephemeral_backend, redis_store.prefix)
+        if not ephemeral_backend.startswith(CLUSTER_SCHEME):  # the cluster is the suite's own
+            await drop_redis_prefix(ephemeral_backend, redis_store.prefix)
 
 
 # --------------------------------------------------------------------------- PostgreSQL

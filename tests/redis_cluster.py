@@ -58,7 +58,7 @@ class Cluster:
 
     def start_node(self, port: int) -> None:
         node_dir = self.folder / str(port)
-        node_dir.mkdir(exist_ok=True)
+        node_dir.mkdir(parents=True, exist_ok=True)
         args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
         args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
         args += ["--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "no"]
@@ -77,6 +77,19 @@ class Cluster:
         for port in list(self.procs):
             self.stop_node(port)
 
+    def slot_owner(self, key: str) -> int:
+        """The port of the master that owns ``key``'s slot, as the cluster says."""
+        live = next(iter(self.procs))
+        slot = int(_cli(live, "cluster", "keyslot", key).strip())
+        # CLUSTER SHARDS would be tidier; CLUSTER SLOTS is in every Redis 7:
+        # start, end, then (ip, port, id) of the master and its replicas.
+        lines = [line.strip() for line in _cli(live, "cluster", "slots").splitlines()]
+        for i in range(len(lines) - 3):
+            start, end = lines[i], lines[i + 1]
+            if start.isdigit() and end.isdigit() and int(start) <= slot <= int(end):
+                return int(lines[i + 3])
+        raise AssertionError(f"no owner for slot {slot}")
+
 
 def _wait_for(port: int) -> None:
     deadline = time.monotonic() + 10
@@ -94,27 +107,37 @@ def _cli(port: int, *args: str) -> str:
     return out.stdout
 
 
+def start_cluster(folder: Path) -> Cluster:
+    """Three masters in ``folder``, formed into a cluster; the caller stops it."""
+    cluster = Cluster(_ports(NODES), folder=folder)
+    try:
+        for port in cluster.ports:
+            cluster.start_node(port)
+        nodes = [f"127.0.0.1:{p}" for p in cluster.ports]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *nodes, "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        while any("cluster_state:ok" not in _cli(p, "cluster", "info") for p in cluster.ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the cluster did not form")
+            time.sleep(0.1)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[Cluster]:
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         pytest.skip("redis-server / redis-cli are not installed")
     with tempfile.TemporaryDirectory(prefix="mfa-cluster-") as folder:
-        cluster = Cluster(_ports(NODES), folder=Path(folder))
+        cluster = start_cluster(Path(folder))
         try:
-            for port in cluster.ports:
-                cluster.start_node(port)
-            nodes = [f"127.0.0.1:{p}" for p in cluster.ports]
-            subprocess.run(
-                ["redis-cli", "--cluster", "create", *nodes, "--cluster-yes"],
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
-            deadline = time.monotonic() + 30
-            while "cluster_state:ok" not in _cli(cluster.ports[0], "cluster", "info"):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the cluster did not form")
-                time.sleep(0.1)
             yield cluster
         finally:
             cluster.stop()
