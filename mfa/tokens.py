@@ -31,7 +31,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
     encode_dss_signature,
 )
 
@@ -91,13 +90,12 @@ class TokenCodec:
             "exp": now + ttl_seconds,
         }
         key = self.keys.newest
-        alg = "ES256" if kind == "sig" else "HS256"
-        header = {"alg": alg, "kid": key.kid, "typ": "JWT"}
-        signing_input = f"{_b64_json(header)}.{_b64_json(payload)}".encode("ascii")
+        # Header segments are made once per key (mfa.keys): a result signature is
+        # signed on every accepted login, so the per-call work is the payload only.
+        header = key.es256_header if kind == "sig" else key.hs256_header
+        signing_input = f"{header}.{_b64_json(payload)}".encode("ascii")
         if kind == "sig":
-            der = key.private.sign(signing_input, ec.ECDSA(hashes.SHA256()))
-            r, s = decode_dss_signature(der)
-            signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")  # JWS wants raw r||s
+            signature = key.sign_es256(signing_input)
         else:
             signature = hmac.digest(key.hmac_secret, signing_input, "sha256")
         return f"{signing_input.decode('ascii')}.{_b64(signature)}"

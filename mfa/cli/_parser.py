@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("critical", "error", "warning", "info", "debug"),
         help="uvicorn's log level (default: %(default)s)",
     )
+    s.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log one line per request (off by default: it costs CPU on every call)",
+    )
 
     db = b.group(sub, "db", "the database schema (Alembic migrations)")
     b.command(db, "upgrade", "apply the migrations up to this code's revision", "db.upgrade")
