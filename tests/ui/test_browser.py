@@ -6,8 +6,9 @@ first), with the recovery code (the new one shown); then a second user enrolls
 SMS and signs in with it until the quota refuses a resend. Guardian enrollments
 hold one factor each, hence the second user for SMS. A second journey, on a
 fresh service, is push: the test's Python phone scans the URI the page shows and
-approves the enrollment's push, then a sign-in with number matching, a resend
-the quota refuses and a push denied on the phone. Along the way: no console
+approves the enrollment's push, then a sign-in with number matching, a dead push
+token (and TOTP from the same seed instead), a resend the quota refuses and a
+push denied on the phone. Along the way: no console
 error, no request leaves the service, no control without a label, nothing wider
 than a 360 px phone. Screenshots of every step land in ``test-artifacts/browser``
 when it fails.
@@ -28,6 +29,8 @@ import pyotp
 import pytest
 
 from mfa import MFAService, Settings
+from mfa.catalogue import CATALOGUE
+from mfa.errors import PnEndpointDisabled
 from mfa.testing_phone import Phone
 from tests.ui.browser import (
     CHROMIUM_ARGS,
@@ -100,7 +103,7 @@ def test_push_journey(host: tuple[str, MFAService]) -> None:
     assert isinstance(outbox, PushOutbox)
     with httpx.Client(base_url=base + "/mfa", timeout=10) as api:
         # Three pushes per user per hour: enrollment, one login, one more; a resend
-        # after those is refused.
+        # after those is refused (the push to a dead token is refunded).
         r = api.put(
             "/api/tenants/demo/quotas",
             json={"pn_per_user": {"limit": 3, "window_seconds": 3600}},
@@ -313,7 +316,27 @@ def push_journey(
     phone_answers(api, phone, outbox, 2, accept=True, number=number.inner_text())
     signed_in(page, "alice", "push")
 
-    # 3. a resend beyond the quota shows when to retry; the push still out is
+    # 3. the provider says the phone's push token is dead (app reinstalled): the
+    #    page says so in the catalogue's words, the authenticator app (the same
+    #    seed) still signs in, and the phone re-registers a token for next time
+    outbox.fail_with = PnEndpointDisabled
+    sign_in(page, base, "alice")
+    page.click("#push-send")
+    expect(page.locator("#mfa-error")).to_have_text(CATALOGUE["pn_endpoint_disabled"].user_message)
+    expect(page.locator("#push-waiting")).to_be_hidden()
+    check_page(page, watch, "pn-endpoint-disabled")
+    outbox.fail_with = None
+    page.click("#other-method")
+    page.click("button.method[data-method=otp]")
+    assert phone.account is not None
+    page.fill("#otp-code", pyotp.TOTP(phone.account.totp_secret).now())
+    page.click("#screen-otp button[type=submit]")
+    signed_in(page, "alice", "otp")
+    r = api.send(phone.update_request(push_token="pt-reinstalled"))
+    assert r.status_code == 200, r.text
+    phone.push_token = "pt-reinstalled"
+
+    # 4. a resend beyond the quota shows when to retry; the push still out is
     #    then denied on the phone, and the page says so
     sign_in(page, base, "alice")
     page.click("#push-send")
