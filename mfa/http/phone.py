@@ -37,7 +37,11 @@ _DEVICE_ERRORS = (
 
 def service_url(request: Request) -> str:
     """The service's base URL as the caller reached it (mount prefix included)."""
-    base = str(request.base_url).rstrip("/")
+    # The scope's root_path, not request.base_url: Starlette's base_url is the
+    # outermost app's root, so under a host's Mount("/mfa") it would drop "/mfa"
+    # and the phone would call the host instead of us.
+    root: str = request.scope.get("root_path", "")
+    base = str(request.url.replace(path=root, query="", fragment="")).rstrip("/")
     return base.removesuffix(APPLIANCE)
 
 

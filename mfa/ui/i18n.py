@@ -95,5 +95,15 @@ class Messages:
             "errors": {code: self.error(code) for code in data["errors"]},
             "methods": dict(data["method_inline"]),
             "fields": dict(data["fields"]),
-            "ui": {k: self.ui(k) for k in ("sms_wait", "sms_sent", "recovery_copied", "working")},
+            "ui": {
+                k: self.ui(k)
+                for k in (
+                    "sms_wait",
+                    "sms_sent",
+                    "recovery_copied",
+                    "working",
+                    "push_wait",
+                    "push_enrolled",
+                )
+            },
         }

@@ -14,6 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import jinja2
 from starlette.responses import HTMLResponse
@@ -23,8 +24,7 @@ from mfa.factors import totp
 from mfa.storage.base import Tenant
 from mfa.ui import i18n, policy
 
-# Push joins when its screens do (the phone app's QR and the waiting state).
-OFFERED = ("otp", "sms")
+OFFERED = ("otp", "sms", "push")
 LOGIN_OFFERED = (*OFFERED, "recovery-code")
 
 _ENV = jinja2.Environment(
@@ -57,22 +57,40 @@ class Flow:
     secret: str | None = None
     recovery_code: str | None = None
     otpauth_uri: str | None = None
+    push_uri: str | None = None  # what the phone app scans (guardian-wire §3.6)
 
     @classmethod
-    def from_start(cls, body: dict[str, Any], tenant: Tenant, user_id: str) -> Flow:
+    def from_start(
+        cls, body: dict[str, Any], tenant: Tenant, user_id: str, service_url: str
+    ) -> Flow:
+        """``service_url``: the sub-app's URL as the phone must reach it (mount included)."""
         account = body["device_account"]
         length = int(body.get("factor_settings", {}).get("phone", {}).get("otp_length", 6))
         if body.get("enrollment_tx_id"):
             secret = str(account["otp_secret"])
+            methods = [m for m in body["available_enrollment_methods"] if m in OFFERED]
+            push = (
+                push_enrollment_uri(
+                    secret=secret,
+                    ticket=str(body["enrollment_tx_id"]),
+                    enrollment_id=str(account["id"]),
+                    account=user_id,
+                    issuer=tenant.name,
+                    service_url=service_url,
+                )
+                if "push" in methods
+                else None
+            )
             return cls(
                 mode="enroll",
                 token=body["transaction_token"],
-                methods=[m for m in body["available_enrollment_methods"] if m in OFFERED],
+                methods=methods,
                 enrollment_id=str(account["id"]),
                 otp_length=length,
                 secret=secret,
                 recovery_code=str(account["recovery_code"]),
                 otpauth_uri=totp.provisioning_uri(secret, user_id, tenant.name),
+                push_uri=push,
             )
         return cls(
             mode="login",
@@ -82,6 +100,31 @@ class Flow:
             otp_length=length,
             phone=account.get("phone_number"),
         )
+
+
+def push_enrollment_uri(
+    *, secret: str, ticket: str, enrollment_id: str, account: str, issuer: str, service_url: str
+) -> str:
+    """The push enrollment URI the Guardian apps scan, as auth0-guardian-js builds it
+    (guardian-wire §3.6): the TOTP seed plus the ticket, the enrollment id and the
+    base URL the phone calls back. Every part is percent-encoded like JavaScript's
+    ``encodeURIComponent`` (so a space is ``%20`` and the URL's slashes are escaped)."""
+    label = quote(issuer, safe="") + ":" + quote(account, safe="")
+    query = urlencode(
+        {
+            "secret": secret,
+            "enrollment_tx_id": ticket,
+            "issuer": issuer,
+            "id": enrollment_id,
+            "base_url": service_url,
+            "algorithm": "sha1",
+            "digits": totp.DIGITS,
+            "counter": 0,
+            "period": totp.PERIOD,
+        },
+        quote_via=quote,
+    )
+    return f"otpauth://totp/{label}?{query}"
 
 
 def _script_json(data: dict[str, Any]) -> str:
@@ -155,9 +198,11 @@ def render_flow(flow: Flow, lang: str, tenant: Tenant, back: Return) -> HTMLResp
         "enrollmentId": flow.enrollment_id,
         "otpLength": flow.otp_length,
         "recoveryCode": flow.recovery_code,
+        "pushUri": flow.push_uri,
         "messages": messages.for_script(),
     }
     qr = totp.qr_svg(flow.otpauth_uri) if flow.otpauth_uri else ""
+    push_qr = totp.qr_svg(flow.push_uri) if flow.push_uri else ""
     return _respond(
         "flow.html",
         200,
@@ -166,6 +211,7 @@ def render_flow(flow: Flow, lang: str, tenant: Tenant, back: Return) -> HTMLResp
         back,
         flow=flow,
         qr_svg=qr,
+        push_qr_svg=push_qr,
         secret_groups=_groups(flow.secret or ""),
         data_json=_script_json(data),
     )

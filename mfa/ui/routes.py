@@ -143,6 +143,15 @@ def _check_origin(request: Request, tenant: Tenant, bad: type[MFAError]) -> None
         raise bad("This form was posted from a site the tenant does not allow.")
 
 
+def service_url(request: Request) -> str:
+    """The sub-app's URL as the browser reached it, which is where the phone must
+    call back: these pages are mounted at ``<sub-app>/ui``. The scope's root_path
+    keeps a host's mount (``/mfa``), which Starlette's ``base_url`` would drop."""
+    root: str = request.scope.get("root_path", "")
+    base = request.url.replace(path=root.removesuffix("/ui"), query="", fragment="")
+    return str(base).rstrip("/")
+
+
 def _as_error(exc: Exception, request: Request) -> MFAError:
     error, _, _ = as_contract_error(exc)
     if isinstance(error, InternalError):
@@ -161,7 +170,7 @@ async def entry(request: Request) -> Response:
     tenant = found.tenant
     try:
         body = await service.flows.start_flow(found.credential)
-        flow = Flow.from_start(body, tenant, found.user_id)
+        flow = Flow.from_start(body, tenant, found.user_id, service_url(request))
         if not flow.methods:
             raise NoMethodAvailable("No method the hosted pages offer is available.")
     except Exception as exc:

@@ -4,7 +4,11 @@ One journey, as a new user meets it: password sign-in, TOTP enrollment read off
 the page, the recovery code saved, sign-out, sign-in with TOTP (a wrong code
 first), with the recovery code (the new one shown); then a second user enrolls
 SMS and signs in with it until the quota refuses a resend. Guardian enrollments
-hold one factor each, hence the second user for SMS. Along the way: no console
+hold one factor each, hence the second user for SMS. A second journey, on a
+fresh service, is push: the test's Python phone scans the URI the page shows and
+approves the enrollment's push, then a sign-in with number matching, a dead push
+token (and TOTP from the same seed instead), a resend the quota refuses and a
+push denied on the phone. Along the way: no console
 error, no request leaves the service, no control without a label, nothing wider
 than a 360 px phone. Screenshots of every step land in ``test-artifacts/browser``
 when it fails.
@@ -16,7 +20,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,9 @@ import pyotp
 import pytest
 
 from mfa import MFAService, Settings
+from mfa.catalogue import CATALOGUE
+from mfa.errors import PnEndpointDisabled
+from mfa.testing_phone import Phone
 from tests.ui.browser import (
     CHROMIUM_ARGS,
     UNLABELLED,
@@ -33,7 +40,7 @@ from tests.ui.browser import (
     chromium_path,
     load_example,
 )
-from transports.outbox import Outbox
+from transports.outbox import Outbox, PushOutbox
 
 try:
     from playwright.sync_api import Page, expect, sync_playwright
@@ -50,6 +57,7 @@ pytestmark = [
     ),
 ]
 ADMIN_KEY = "mfa_browser-operator-key-0123456789abcdefghijklmn"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 README_SHOT = os.environ.get("MFA_UI_README_SHOT")  # docs/hosted-pages.png is made so
 
 
@@ -83,9 +91,30 @@ def test_new_user_journey(host: tuple[str, MFAService]) -> None:
         r = api.put(
             "/api/tenants/demo/quotas",
             json={"sms_per_user": {"limit": 2, "window_seconds": 3600}},
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            headers=ADMIN,
         )
         assert r.status_code == 200, r.text
+    in_chromium(base, lambda page, watch: journey(page, base, watch, outbox))
+
+
+def test_push_journey(host: tuple[str, MFAService]) -> None:
+    base, service = host
+    outbox = service.push
+    assert isinstance(outbox, PushOutbox)
+    with httpx.Client(base_url=base + "/mfa", timeout=10) as api:
+        # Three pushes per user per hour: enrollment, one login, one more; a resend
+        # after those is refused (the push to a dead token is refunded).
+        r = api.put(
+            "/api/tenants/demo/quotas",
+            json={"pn_per_user": {"limit": 3, "window_seconds": 3600}},
+            headers=ADMIN,
+        )
+        assert r.status_code == 200, r.text
+        in_chromium(base, lambda page, watch: push_journey(page, base, watch, outbox, api))
+
+
+def in_chromium(base: str, walk: Callable[[Page, Watch], None]) -> None:
+    """``walk`` in a fresh Chromium on a 360 px phone screen, with the watch on."""
     watch = Watch(origin=base)
     assert sync_playwright is not None and CHROMIUM is not None
     with sync_playwright() as pw:
@@ -97,7 +126,7 @@ def test_new_user_journey(host: tuple[str, MFAService]) -> None:
         page = context.new_page()
         watch.attach(page)
         try:
-            journey(page, base, watch, outbox)
+            walk(page, watch)
         except BaseException:
             with contextlib.suppress(Exception):
                 watch.shot(page, "failure")
@@ -153,7 +182,7 @@ def journey(page: Page, base: str, watch: Watch, outbox: Outbox) -> None:
     check_page(page, watch, "choose-factor")
     page.click("button.method[data-method=otp]")
     expect(page.locator("#screen-otp-enroll")).to_be_visible()
-    expect(page.locator(".qr svg")).to_be_visible()
+    expect(page.locator("#screen-otp-enroll .qr svg")).to_be_visible()
     secret = page.locator("#otp-secret").inner_text().replace(" ", "")
     check_page(page, watch, "totp-enroll")
     if README_SHOT:
@@ -243,3 +272,105 @@ def last_code(outbox: Outbox, phone: str) -> str:
     messages: list[Any] = [m for m in outbox.messages if m.to == phone]
     assert messages, "no SMS sent"
     return str(messages[-1].code)
+
+
+def push_journey(
+    page: Page, base: str, watch: Watch, outbox: PushOutbox, api: httpx.Client
+) -> None:
+    # 1. alice enrolls her phone: it scans the URI the page shows, then approves
+    #    the push the page sends once it sees the enrollment
+    sign_in(page, base, "alice")
+    page.click("button.method[data-method=push]")
+    expect(page.locator("#push-qr svg")).to_be_visible()
+    check_page(page, watch, "push-enroll")
+    uri = page.locator("#push-qr").get_attribute("data-uri")
+    assert uri is not None
+    phone = Phone("http://unused.example", name="Alice's phone")
+    r = api.send(phone.enroll_request(uri))
+    assert r.status_code == 200, r.text
+    phone.enrolled(r)
+    assert phone.base_url == base + "/mfa"  # the URI's base_url: the mounted service
+    expect(page.locator("#push-waiting")).to_be_visible()
+    expect(page.locator("#mfa-status")).to_have_text("Your phone is connected.")
+    expect(page.locator("#other-method")).to_be_hidden()
+    check_page(page, watch, "push-enroll-approve")
+    phone_answers(api, phone, outbox, 1, accept=True)
+    save_recovery_code(page, watch, "push-recovery-code")
+    signed_in(page, "alice", "push")
+
+    # 2. sign-in with number matching, by keyboard: the page shows the number and
+    #    the phone signs back the one the user picks
+    r = api.put(
+        "/api/tenants/demo/features/push_number_matching", json={"enabled": True}, headers=ADMIN
+    )
+    assert r.status_code == 200, r.text
+    sign_in(page, base, "alice")
+    expect(page.locator("#screen-push")).to_be_visible()
+    expect(page.locator("#push-title")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#push-send")).to_be_focused()
+    page.keyboard.press("Enter")
+    number = page.locator("#push-number")
+    expect(number).to_have_text(re.compile(r"^[0-9]{2}$"))
+    check_page(page, watch, "push-number")
+    phone_answers(api, phone, outbox, 2, accept=True, number=number.inner_text())
+    signed_in(page, "alice", "push")
+
+    # 3. the provider says the phone's push token is dead (app reinstalled): the
+    #    page says so in the catalogue's words, the authenticator app (the same
+    #    seed) still signs in, and the phone re-registers a token for next time
+    outbox.fail_with = PnEndpointDisabled
+    sign_in(page, base, "alice")
+    page.click("#push-send")
+    expect(page.locator("#mfa-error")).to_have_text(CATALOGUE["pn_endpoint_disabled"].user_message)
+    expect(page.locator("#push-waiting")).to_be_hidden()
+    check_page(page, watch, "pn-endpoint-disabled")
+    outbox.fail_with = None
+    page.click("#other-method")
+    page.click("button.method[data-method=otp]")
+    assert phone.account is not None
+    page.fill("#otp-code", pyotp.TOTP(phone.account.totp_secret).now())
+    page.click("#screen-otp button[type=submit]")
+    signed_in(page, "alice", "otp")
+    r = api.send(phone.update_request(push_token="pt-reinstalled"))
+    assert r.status_code == 200, r.text
+    phone.push_token = "pt-reinstalled"
+
+    # 4. a resend beyond the quota shows when to retry; the push still out is
+    #    then denied on the phone, and the page says so
+    sign_in(page, base, "alice")
+    page.click("#push-send")
+    expect(page.locator("#push-waiting")).to_be_visible()
+    page.click("#push-resend")
+    expect(page.locator("#mfa-error")).to_contain_text(
+        "You have asked for too many notifications. Try again in"
+    )
+    expect(page.locator("#push-wait")).to_contain_text("You can send a new notification in")
+    expect(page.locator("#push-resend")).to_be_disabled()
+    check_page(page, watch, "too-many-pn")
+    phone_answers(api, phone, outbox, 3, accept=False)
+    expect(page.locator("#screen-push-denied")).to_be_visible()
+    expect(page.locator("#push-denied-text")).to_contain_text(
+        "This sign-in was denied on your phone."
+    )
+    expect(page.locator("#cancel")).to_be_hidden()
+    check_page(page, watch, "push-denied")
+    page.click("#push-denied-back")
+    expect(page.locator("#mfa-failed")).to_contain_text("(rejected)")
+
+
+def phone_answers(
+    api: httpx.Client,
+    phone: Phone,
+    outbox: PushOutbox,
+    sent: int,
+    *,
+    accept: bool,
+    number: str | None = None,
+) -> None:
+    """The phone answers the newest push, which must be the ``sent``-th one."""
+    assert len(outbox.messages) == sent, outbox.messages
+    message = outbox.last(phone.push_token)
+    assert message is not None
+    r = api.send(phone.resolve_request(message.payload, accept=accept, number=number))
+    assert r.status_code == 204, r.text

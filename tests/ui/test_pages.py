@@ -45,7 +45,7 @@ async def test_enrollment_page_renders_the_flow(api: Api, tenant: str) -> None:
     page = parse(r)
     data = page.data()
     assert data["mode"] == "enroll"
-    assert data["methods"] == ["otp", "sms"]  # push only once its screens exist
+    assert data["methods"] == ["otp", "sms", "push"]
     assert re.fullmatch(r"[A-Za-z0-9]{24}", data["recoveryCode"])
     secret = page.by_id("otp-secret").attrs["data-secret"]
     assert page.by_id("otp-secret").text.replace(" ", "") == secret

@@ -1,7 +1,10 @@
 // The hosted pages' script. It speaks the factor protocol of guardian-wire §2
-// (verify-otp, sms-enroll, send-sms, recover-account, transaction-state) with the
-// transaction token the server put in the page, and hands the result back to the
-// host through the page's return form. No framework, no build step, no globals.
+// (verify-otp, sms-enroll, send-sms, send-push-notification, recover-account,
+// transaction-state) with the transaction token the server put in the page, and
+// hands the result back to the host through the page's return form. A push answer
+// arrives on the phone's side, so the page learns it by polling transaction-state
+// (no websocket: the CSP allows nothing but same-origin fetches). No framework, no
+// build step, no globals.
 'use strict';
 (function () {
   var data = JSON.parse(document.getElementById('mfa-data').textContent);
@@ -18,6 +21,12 @@
   var signature = null; // the result, once accepted
   var finalCode = null;
   var waitTimer = null;
+  // Guardian's own clients poll every 2 s at the fastest (guardian-wire §4.1).
+  var POLL_MS = 2000;
+  var pollTimer = null;
+  var pollRun = 0; // bumped to stop a poll loop whose request is still in flight
+  var pushSent = false;
+  var finished = false;
 
   function $(id) { return document.getElementById(id); }
 
@@ -81,6 +90,7 @@
     var code = (err && err.code) || 'internal_error';
     status('');
     if (FINAL.indexOf(code) >= 0) {
+      stopPolling();
       finalCode = code;
       show('screen-final');
       $('other-method').hidden = true;
@@ -88,11 +98,16 @@
       return;
     }
     say(words(code, err));
-    if (code.indexOf('too_many_sms') === 0 && err.retryAfter) holdSends(err.retryAfter);
+    if (err && err.retryAfter) {
+      if (code.indexOf('too_many_sms') === 0) holdSends(err.retryAfter, SMS_HOLD);
+      if (code.indexOf('too_many_pn') === 0) holdSends(err.retryAfter, PUSH_HOLD);
+    }
   }
 
   function busy(on) {
-    status(on ? M.ui.working : '');
+    // Clear only our own "please wait": a step may have put its own news there.
+    if (on) status(M.ui.working);
+    else if ($('mfa-status').textContent === M.ui.working) status('');
     var buttons = document.querySelectorAll('main button');
     for (var i = 0; i < buttons.length; i++) {
       if (on) { buttons[i].dataset.wasDisabled = buttons[i].disabled ? '1' : ''; buttons[i].disabled = true; }
@@ -131,6 +146,11 @@
   }
 
   function finish(token) {
+    // Once only: after a push the user may also have typed a code, and both the
+    // code's check and the push poll then see the transaction accepted.
+    if (finished) return;
+    finished = true;
+    stopPolling();
     show('screen-done');
     $('other-method').hidden = true;
     $('cancel').hidden = true;
@@ -138,6 +158,7 @@
   }
 
   function showRecovery(code, fresh) {
+    stopPolling();
     $('recovery-code').textContent = code;
     if (fresh) $('recovery-show-intro').textContent = $('recovery-show-intro').dataset.new;
     // Accepted already: cancelling now would tell the host the opposite of the truth.
@@ -149,27 +170,113 @@
   function choose(method) {
     current = method;
     say('');
+    if (!pushSent) stopPolling(); // an enrollment poll belongs to its screen
     $('other-method').hidden = data.methods.length < 2;
-    if (data.mode === 'enroll') show(method === 'otp' ? 'screen-otp-enroll' : 'screen-sms-enroll');
-    else show('screen-' + method);
+    if (data.mode === 'enroll') {
+      show('screen-' + method + '-enroll');
+      if (method === 'push') pollEnrollment();
+    } else {
+      show('screen-' + method);
+    }
   }
 
-  function holdSends(seconds) {
-    var buttons = [$('sms-send'), $('sms-resend')].filter(Boolean);
-    var note = $('sms-wait');
+  // A quota refusal holds the send buttons, with a countdown from Retry-After.
+  var SMS_HOLD = { buttons: ['sms-send', 'sms-resend'], note: 'sms-wait', text: 'sms_wait' };
+  var PUSH_HOLD = { buttons: ['push-send', 'push-resend'], note: 'push-wait', text: 'push_wait' };
+  function holdSends(seconds, hold) {
+    var buttons = hold.buttons.map($).filter(Boolean);
+    var note = $(hold.note);
     var left = seconds;
     clearInterval(waitTimer);
     function tick() {
       buttons.forEach(function (b) { b.disabled = left > 0; });
       if (note) {
         note.hidden = left <= 0;
-        note.textContent = M.ui.sms_wait.replace('{seconds}', String(left));
+        note.textContent = M.ui[hold.text].replace('{seconds}', String(left));
       }
       if (left <= 0) clearInterval(waitTimer);
       left -= 1;
     }
     tick();
     waitTimer = setInterval(tick, 1000);
+  }
+
+  // ---- push --------------------------------------------------------------------
+
+  function stopPolling() {
+    pollRun += 1;
+    clearTimeout(pollTimer);
+  }
+
+  // Polls transaction-state until `check` says done (returns true). A transaction
+  // that cannot go on ends the loop with its words; a passing failure (network,
+  // a busy service) is shown and the loop goes on, as Guardian's clients do.
+  function poll(check) {
+    stopPolling();
+    var run = pollRun;
+    async function tick() {
+      var state;
+      try {
+        state = await call('transaction-state');
+      } catch (err) {
+        if (run !== pollRun) return;
+        if (FINAL.indexOf(err.code) >= 0) { stopPolling(); fail(err); return; }
+        say(words(err.code, err));
+        pollTimer = setTimeout(tick, POLL_MS);
+        return;
+      }
+      if (run !== pollRun) return;
+      if (!check(state)) pollTimer = setTimeout(tick, POLL_MS);
+    }
+    pollTimer = setTimeout(tick, POLL_MS);
+  }
+
+  // Enrollment: the phone scans the QR and enrolls; the transaction then shows the
+  // enrollment and stays pending, asking for a push login (guardian-wire §2.6, §4).
+  function pollEnrollment() {
+    poll(function (state) {
+      if (!state.enrollment) return false;
+      // The phone holds the enrollment now; another method would be a second one.
+      $('other-method').hidden = true;
+      show('screen-push');
+      step(async function () { await sendPush(); status(M.ui.push_enrolled); });
+      return true;
+    });
+  }
+
+  async function sendPush() {
+    var answer = await call('send-push-notification');
+    pushSent = true;
+    $('push-send').hidden = true;
+    $('push-waiting').hidden = false;
+    // With number matching the phone asks which number the browser shows.
+    var number = (answer && answer.number) || '';
+    $('push-number').textContent = number;
+    $('push-number-box').hidden = !number;
+    pollAnswer();
+  }
+
+  function pollAnswer() {
+    poll(function (state) {
+      if (state.state === 'pending') return false;
+      if (state.state === 'accepted') {
+        if (data.mode === 'enroll') {
+          signature = state.token;
+          showRecovery(data.recoveryCode, false);
+        } else {
+          finish(state.token);
+        }
+        return true;
+      }
+      // rejected: denied on the phone (or the wrong number picked). The transaction
+      // has ended, so the way on is back to the site, which can start a new one.
+      status('');
+      say('');
+      $('other-method').hidden = true;
+      $('cancel').hidden = true;
+      show('screen-push-denied');
+      return true;
+    });
   }
 
   // ---- wiring ------------------------------------------------------------------
@@ -232,6 +339,12 @@
   if ($('sms-send')) {
     $('sms-send').addEventListener('click', function () { step(sendSms); });
     $('sms-resend').addEventListener('click', function () { step(sendSms); });
+  }
+
+  if ($('push-send')) {
+    $('push-send').addEventListener('click', function () { step(sendPush); });
+    $('push-resend').addEventListener('click', function () { step(sendPush); });
+    $('push-denied-back').addEventListener('click', function () { giveBack('error', 'rejected'); });
   }
 
   if ($('recovery-form')) {
