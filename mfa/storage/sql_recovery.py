@@ -16,13 +16,32 @@ from mfa.storage.base import RecoveryHandover
 from mfa.storage.schema import enrollments
 from mfa.storage.sql_engine import SqlConnections, _bounded, _now
 
+# The handover columns cleared together: no handover pending.
+_NO_HANDOVER: dict[str, Any] = {
+    "recovery_prev_hash": None,
+    "recovery_handover": None,
+    "recovery_handover_at": None,
+}
+
 
 class SqlRecovery(SqlConnections):
-    def _recovery_where(self, tenant_id: str, enrollment_id: str) -> tuple[Any, ...]:
-        return (
-            enrollments.c.tenant_id == tenant_id,
-            enrollments.c.enrollment_id == enrollment_id,
+    async def _set_if(
+        self, what: str, tenant_id: str, enrollment_id: str, *when: Any, **values: Any
+    ) -> bool:
+        """One conditional UPDATE of one enrollment row; True when it matched. The
+        database decides races: of two requests with the same condition, one wins."""
+        query = (
+            enrollments.update()
+            .where(
+                enrollments.c.tenant_id == tenant_id,
+                enrollments.c.enrollment_id == enrollment_id,
+                *when,
+            )
+            .values(**values)
         )
+        async with self._write(what) as conn:
+            result = await conn.execute(query)
+        return result.rowcount == 1
 
     @_bounded
     async def rotate_recovery_code(
@@ -34,23 +53,17 @@ class SqlRecovery(SqlConnections):
         sealed_new_code: bytes,
         now: datetime,
     ) -> bool:
-        query = (
-            enrollments.update()
-            .where(
-                *self._recovery_where(tenant_id, enrollment_id),
-                enrollments.c.recovery_code_hash == old_hash,
-            )
-            .values(
-                recovery_code_hash=new_hash,
-                recovery_prev_hash=old_hash,
-                recovery_handover=sealed_new_code,
-                recovery_handover_at=now,
-                updated_at=_now(),
-            )
+        return await self._set_if(
+            "rotate_recovery_code",
+            tenant_id,
+            enrollment_id,
+            enrollments.c.recovery_code_hash == old_hash,
+            recovery_code_hash=new_hash,
+            recovery_prev_hash=old_hash,
+            recovery_handover=sealed_new_code,
+            recovery_handover_at=now,
+            updated_at=_now(),
         )
-        async with self._write("rotate_recovery_code") as conn:
-            result = await conn.execute(query)
-        return result.rowcount == 1
 
     @_bounded
     async def get_recovery_handover(
@@ -60,7 +73,7 @@ class SqlRecovery(SqlConnections):
             enrollments.c.recovery_prev_hash,
             enrollments.c.recovery_handover,
             enrollments.c.recovery_handover_at,
-        ).where(*self._recovery_where(tenant_id, enrollment_id))
+        ).where(enrollments.c.tenant_id == tenant_id, enrollments.c.enrollment_id == enrollment_id)
         async with self._read("get_recovery_handover") as conn:
             row = (await conn.execute(query)).first()
         if row is None or row.recovery_handover is None or row.recovery_prev_hash is None:
@@ -73,67 +86,56 @@ class SqlRecovery(SqlConnections):
     async def claim_recovery_handover(
         self, tenant_id: str, enrollment_id: str, since: datetime, now: datetime
     ) -> bool:
-        query = (
-            enrollments.update()
-            .where(
-                *self._recovery_where(tenant_id, enrollment_id),
-                enrollments.c.recovery_handover_at == since,
-                enrollments.c.recovery_handover.is_not(None),
-            )
-            .values(recovery_handover_at=now)
+        return await self._set_if(
+            "claim_recovery_handover",
+            tenant_id,
+            enrollment_id,
+            enrollments.c.recovery_handover_at == since,
+            enrollments.c.recovery_handover.is_not(None),
+            recovery_handover_at=now,
         )
-        async with self._write("claim_recovery_handover") as conn:
-            result = await conn.execute(query)
-        return result.rowcount == 1
 
     @_bounded
     async def end_recovery_handover(self, tenant_id: str, enrollment_id: str) -> None:
-        query = (
-            enrollments.update()
-            .where(*self._recovery_where(tenant_id, enrollment_id))
-            .values(recovery_prev_hash=None, recovery_handover=None, recovery_handover_at=None)
-        )
-        async with self._write("end_recovery_handover") as conn:
-            await conn.execute(query)
+        await self._set_if("end_recovery_handover", tenant_id, enrollment_id, **_NO_HANDOVER)
 
     @_bounded
     async def reset_recovery_code(self, tenant_id: str, enrollment_id: str, new_hash: str) -> bool:
-        query = (
-            enrollments.update()
-            .where(*self._recovery_where(tenant_id, enrollment_id))
-            .values(
-                recovery_code_hash=new_hash,
-                recovery_prev_hash=None,
-                recovery_handover=None,
-                recovery_handover_at=None,
-                updated_at=_now(),
-            )
+        return await self._set_if(
+            "reset_recovery_code",
+            tenant_id,
+            enrollment_id,
+            recovery_code_hash=new_hash,
+            updated_at=_now(),
+            **_NO_HANDOVER,
         )
-        async with self._write("reset_recovery_code") as conn:
-            result = await conn.execute(query)
-        return result.rowcount == 1
 
     @_bounded
     async def undo_recovery_rotation(
         self, tenant_id: str, enrollment_id: str, new_hash: str, old_hash: str
     ) -> bool:
-        query = (
-            enrollments.update()
-            .where(
-                *self._recovery_where(tenant_id, enrollment_id),
-                enrollments.c.recovery_code_hash == new_hash,
-            )
-            .values(
-                recovery_code_hash=old_hash,
-                recovery_prev_hash=None,
-                recovery_handover=None,
-                recovery_handover_at=None,
-                updated_at=_now(),
-            )
+        return await self._set_if(
+            "undo_recovery_rotation",
+            tenant_id,
+            enrollment_id,
+            enrollments.c.recovery_code_hash == new_hash,
+            recovery_code_hash=old_hash,
+            updated_at=_now(),
+            **_NO_HANDOVER,
         )
-        async with self._write("undo_recovery_rotation") as conn:
-            result = await conn.execute(query)
-        return result.rowcount == 1
+
+    @_bounded
+    async def swap_recovery_hash(
+        self, tenant_id: str, enrollment_id: str, old_hash: str, new_hash: str
+    ) -> bool:
+        return await self._set_if(
+            "swap_recovery_hash",
+            tenant_id,
+            enrollment_id,
+            enrollments.c.recovery_code_hash == old_hash,
+            recovery_code_hash=new_hash,
+            updated_at=_now(),
+        )
 
     @_bounded
     async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
@@ -154,21 +156,3 @@ class SqlRecovery(SqlConnections):
         rows = [{"t": t, "e": e, "s": step} for t, e, step in steps]
         async with self._write("record_totp_steps") as conn:
             await conn.execute(query, rows)
-
-    @_bounded
-    async def swap_recovery_hash(
-        self, tenant_id: str, enrollment_id: str, old_hash: str, new_hash: str
-    ) -> bool:
-        # One conditional UPDATE: the database decides which of two racing uses wins.
-        query = (
-            enrollments.update()
-            .where(
-                enrollments.c.tenant_id == tenant_id,
-                enrollments.c.enrollment_id == enrollment_id,
-                enrollments.c.recovery_code_hash == old_hash,
-            )
-            .values(recovery_code_hash=new_hash, updated_at=_now())
-        )
-        async with self._write("swap_recovery_hash") as conn:
-            result = await conn.execute(query)
-        return result.rowcount == 1
