@@ -21,7 +21,7 @@ The caller acts as the operator: there is no API key in process.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -48,8 +48,10 @@ from mfa.schemas import (
     UserBody,
     VerifyOtpBody,
 )
-from mfa.service import MFAService
 from mfa.tokens import Credential
+
+if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
+    from mfa.service import MFAService
 
 B = TypeVar("B", bound=Body)
 

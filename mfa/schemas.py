@@ -17,8 +17,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from mfa.errors import InvalidOtpFormat, InvalidRecoveryCodeFormat
 
-FactorName = Literal["otp", "sms", "push", "recovery-code"]
-
 # No control characters (C0, DEL, C1) in any text we keep: PostgreSQL refuses NUL
 # outright (a 500, once), and none belongs in a name or an id. Enforced by pydantic
 # and, being a pattern, shown in the OpenAPI document.

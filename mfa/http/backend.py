@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -41,8 +41,10 @@ from mfa.schemas import (
     ToggleBody,
     UserBody,
 )
-from mfa.service import MFAService
 from mfa.ui.schemas import HostedPagesBody, HostedPagesResponse, hosted_pages_view
+
+if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
+    from mfa.service import MFAService
 
 
 class SmsSettingsBody(Body):

@@ -7,7 +7,7 @@ return its answer. Paths, body keys and casing follow
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
@@ -24,8 +24,10 @@ from mfa.schemas import (
     TransactionStateResponse,
     VerifyOtpBody,
 )
-from mfa.service import MFAService
 from mfa.tokens import parse_authorization
+
+if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
+    from mfa.service import MFAService
 
 _TOKEN_ERRORS = ("invalid_bearer_format", "invalid_token", "transaction_expired")
 _TX_ERRORS = (

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -35,11 +36,13 @@ from mfa.errors import (
 )
 from mfa.http.boundary import as_contract_error
 from mfa.schemas import has_control
-from mfa.service import MFAService
 from mfa.storage.base import Tenant
 from mfa.tokens import Credential
 from mfa.ui import i18n, policy
 from mfa.ui.render import Flow, Return, render_error, render_flow
+
+if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
+    from mfa.service import MFAService
 
 log = logging.getLogger("mfa.ui")
 

@@ -138,3 +138,23 @@ def test_public_names_resolve_to_their_homes() -> None:
         VerifiedResult,
     )
     assert client.VerifiedResult is VerifiedResult
+
+
+def test_only_the_composition_roots_import_the_service() -> None:
+    """Parts receive a Context (mfa.context); the service is built by the app
+    factory and the CLI. A module-level import of mfa.service anywhere else would
+    bring back the import circle the context removed (type hints may name it under
+    TYPE_CHECKING)."""
+    import ast
+
+    roots = {"mfa/app.py", "mfa/service.py"}
+    offenders = []
+    for path in sorted(Path("mfa").rglob("*.py")):
+        rel = path.as_posix()
+        if rel in roots:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module level only: imports inside functions are lazy
+            if isinstance(node, ast.ImportFrom) and node.module == "mfa.service":
+                offenders.append(rel)
+    assert offenders == []
