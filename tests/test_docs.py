@@ -221,7 +221,7 @@ def test_python_walkthrough(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_example_app_walkthrough(tmp_path: Path) -> None:
-    command = re.search(r"\.venv/bin/(uvicorn examples\.host_app:app) --port 8001", README)
+    command = re.search(r"\.venv/bin/(uvicorn examples\.starlette_app:app) --port 8001", README)
     assert command, "the README no longer says how to run the example"
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -1,8 +1,9 @@
-"""The host-app example runs: mount, session, enrollment, a result that counts once."""
+"""The Starlette example runs: mount, session, enrollment, a result that counts once, its page."""
 
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,8 +25,8 @@ async def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     monkeypatch.setenv("MFA_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'host.db'}")
     monkeypatch.setenv("MFA_DEV_KEYS_PATH", str(tmp_path / "keys.json"))
     monkeypatch.setenv("MFA_ARGON2_PROFILE", "cheapest")
-    sys.modules.pop("examples.host_app", None)
-    module = importlib.import_module("examples.host_app")
+    sys.modules.pop("examples.starlette_app", None)
+    module = importlib.import_module("examples.starlette_app")
     async with module.lifespan(module.app):
         yield module
 
@@ -115,7 +116,45 @@ async def test_bad_bodies_get_contract_errors(
 
 
 def test_the_example_needs_no_internal_import() -> None:
-    source = (ROOT / "examples" / "host_app.py").read_text()
+    source = (ROOT / "examples" / "starlette_app.py").read_text()
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     ours = [line.split()[1] for line in imports if line.split()[1].startswith("mfa")]
     assert set(ours) <= {"mfa", "mfa.errors", "mfa.client"}, ours
+
+
+async def test_the_page_is_served_without_inline_script_or_cdn(host: ModuleType) -> None:
+    async with browser(host) as http:
+        r = await http.get("/")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        # The policy lets the page run only this origin's files: no inline script, no CDN.
+        assert "default-src 'self'" in r.headers["content-security-policy"]
+        scripts = re.findall(r"<script([^>]*)>(.*?)</script>", r.text, re.S)
+        assert [src for src, _ in scripts] == [
+            ' src="/static/auth0-guardian.js" defer',
+            ' src="/static/app.js" defer',
+        ]
+        assert all(body.strip() == "" for _, body in scripts)
+        assert re.findall(r"(?:src|href)=\"([^\"]*)\"", r.text) == [
+            "/static/favicon.svg",
+            "/static/app.css",
+            "/static/auth0-guardian.js",
+            "/static/app.js",
+        ]
+        for asset in ("/static/app.js", "/static/app.css", "/static/favicon.svg"):
+            assert (await http.get(asset)).status_code == 200, asset
+
+
+async def test_the_qr_code_is_drawn_only_for_a_login_in_progress(host: ModuleType) -> None:
+    uri = "otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=Example"
+    async with browser(host) as http:
+        r = await http.get("/qr.svg", params={"uri": uri})
+        assert r.status_code == 401 and error_code(r) == "invalid_token"
+        login = (await http.get("/login", params={"user": "alice"})).json()
+        assert login["user"] == "alice"  # the page's label for the authenticator app
+        for bad in ("https://example.com/", "otpauth://hotp/x?secret=A", uri + "x" * 512):
+            r = await http.get("/qr.svg", params={"uri": bad})
+            assert r.status_code == 400 and error_code(r) == "invalid_body", bad
+        r = await http.get("/qr.svg", params={"uri": uri})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
+        # An <img> shows an SVG only with its namespace.
+        assert r.text.startswith('<svg xmlns="http://www.w3.org/2000/svg" ')

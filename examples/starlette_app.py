@@ -1,14 +1,22 @@
-"""A host app that mounts mfa under /mfa and gates a page behind a second factor.
+"""A Starlette host app that mounts mfa under /mfa and runs its own page with auth0-guardian-js.
 
-Run from the repository's root: ``.venv/bin/uvicorn examples.host_app:app --port 8001``
-(embedded defaults, one process). Then, as the README's walkthrough shows:
+Run from the repository's root (the first part bundles auth0-guardian-js from npm
+for the page, once; the API alone needs only the second)::
+
+    sh examples/build_guardian_js.sh && .venv/bin/uvicorn examples.starlette_app:app --port 8001
+
+then open http://127.0.0.1:8001/ and sign in as any user name. The page
+(``examples/starlette_ui/``: HTML, CSS and one script, no inline script, no CDN)
+runs the unmodified npm ``auth0-guardian-js`` against ``<host>/mfa`` with
+``transport: 'polling'``: TOTP enrollment (QR code and key), the recovery code,
+TOTP login, and each error in the words of the service's catalogue. The same
+steps without a browser:
 
 1. ``GET /login?user=alice`` — the host's own password check is elided. It opens a
-   login in the caller's session (a cookie) and answers a request token, which a
-   real host hands to the browser running ``auth0-guardian-js`` with
-   ``serviceUrl=<host>/mfa``.
+   login in the caller's session (a cookie) and answers a request token, which the
+   page hands to ``auth0-guardian-js`` with ``serviceUrl=<host>/mfa``.
 2. The browser enrolls or logs in against ``/mfa/api/...`` and ends with a result
-   signature.
+   signature (the ``auth-response`` event).
 3. ``POST /mfa-done`` with ``{"signature": "…"}`` in the same session: the host
    checks the signature in one call and opens the session. ``GET /me`` then names
    the user.
@@ -24,10 +32,15 @@ What makes the result count once, for this session only:
 Bad bodies are answered with the service's own contract errors
 (``invalid_body``, ``field_required``), never with a 500.
 
+The page's QR code is drawn by ``GET /qr.svg`` with the service's own helper, only
+for a session with a login in progress and only for an ``otpauth://totp/`` URI: it
+is no QR service for anyone who asks.
+
 Only public names are used: :func:`mfa.create_app`, :class:`mfa.InProcessClient`
-(the in-process API, the same methods as :class:`mfa.client.AsyncClient`) and the
-exceptions of :mod:`mfa.errors`. Sessions and used transaction ids live in this
-process's memory: fine for an example, a real host keeps them in its session store.
+(the in-process API, the same methods as :class:`mfa.client.AsyncClient`),
+:func:`mfa.client.qr_svg` and the exceptions of :mod:`mfa.errors`. Sessions and used
+transaction ids live in this process's memory: fine for an example, a real host
+keeps them in its session store.
 """
 
 from __future__ import annotations
@@ -38,18 +51,27 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 import mfa
+from mfa.client import qr_svg
 from mfa.errors import FieldRequired, InvalidBody, InvalidToken, TenantNotFound
 
 TENANT = "example"
 COOKIE = "host_session"
 MAX_BODY = 16 * 1024
+HERE = Path(__file__).parent
+UI = HERE / "starlette_ui"
+GUARDIAN_JS = HERE / "guardian-js" / "dist" / "auth0-guardian.js"  # build_guardian_js.sh
+# The page and its assets come from this origin only: no inline script, no CDN.
+# connect-src 'self' covers the sub-app, which is mounted on the same origin.
+CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 mfa_app = mfa.create_app(mfa.Settings.from_env())
 api = mfa.InProcessClient(mfa_app.state.mfa)
@@ -97,7 +119,10 @@ async def login(request: Request) -> Response:
         return _error(exc)
     session.pending_user, session.login_started, session.user = user, time.time(), None
     service_url = str(request.base_url).rstrip("/") + "/mfa"
-    response = JSONResponse({"request_token": token.token, "service_url": service_url})
+    response = JSONResponse(
+        # The page gives auth0-guardian-js the user as the authenticator app's label.
+        {"request_token": token.token, "service_url": service_url, "user": user}
+    )
     response.set_cookie(COOKIE, sid, httponly=True, samesite="lax")
     return response
 
@@ -151,8 +176,39 @@ async def me(request: Request) -> Response:
     return JSONResponse({"user": session.user})
 
 
+async def page(request: Request) -> Response:
+    return FileResponse(UI / "index.html", headers={"Content-Security-Policy": CSP})
+
+
+async def guardian_js(request: Request) -> Response:
+    if not GUARDIAN_JS.is_file():
+        # Said in words: a bare 404 would leave the page dead without a reason.
+        return PlainTextResponse(
+            "auth0-guardian-js is not built: run sh examples/build_guardian_js.sh",
+            status_code=404,
+        )
+    return FileResponse(GUARDIAN_JS, media_type="text/javascript")
+
+
+async def qr(request: Request) -> Response:
+    _, session = _session(request)
+    uri = request.query_params.get("uri", "")
+    if session.pending_user is None:
+        return _error(InvalidToken("No login is in progress in this session: start at /login."))
+    if not uri.startswith("otpauth://totp/") or len(uri) > 512:
+        return _error(InvalidBody("Invalid value for 'uri': an otpauth://totp/ URI is expected."))
+    # qr_svg is made to be inlined in HTML; as a file of its own (an <img>, which
+    # cannot run anything it holds) an SVG needs its namespace.
+    svg = qr_svg(uri).replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+    return Response(svg, media_type="image/svg+xml")
+
+
 app = Starlette(
     routes=[
+        Route("/", page),
+        Route("/static/auth0-guardian.js", guardian_js),
+        Mount("/static", app=StaticFiles(directory=UI)),
+        Route("/qr.svg", qr),
         Route("/login", login),
         Route("/mfa-done", mfa_done, methods=["POST"]),
         Route("/me", me),
