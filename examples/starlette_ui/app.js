@@ -10,6 +10,7 @@
   var FILL = { method: 'authenticator app', length: '6', field: 'code' };
   var userMessages = null; // errorCode -> the catalogue's user message
   var onCode = null; // what the code form does now: confirm an enrollment or verify a login
+  var current = null; // the client of the latest sign-in; an older one is abandoned
 
   function show(id, on) { $(id).hidden = !on; }
   function status(text) { $('status').textContent = text; }
@@ -102,8 +103,19 @@
     };
   }
 
+  // A sign-in started again abandons the previous transaction: its poller is
+  // stopped (guardian-wire.md §8: the same object as the transaction's receiver)
+  // and its late events, such as the token's timeout, are ignored below.
+  function abandon() {
+    if (current && current.socketClient && current.socketClient.closeConnection) {
+      current.socketClient.closeConnection();
+    }
+    current = null;
+  }
+
   async function signIn(event) {
     event.preventDefault();
+    abandon();
     reset();
     status('Signing in…');
     var r = await fetch('/login?user=' + encodeURIComponent($('user').value.trim()));
@@ -117,13 +129,16 @@
       issuer: { name: 'example', label: 'Example Inc' },
       accountLabel: answer.user,
     });
+    current = client;
+    var live = function () { return current === client; };
     var tx = await cb2p(function (cb) { client.start(cb); });
     // Listeners at once: an 'error' nobody listens to is thrown by the library.
-    tx.on('error', showError);
+    tx.on('error', function (err) { if (live()) showError(err); });
     tx.on('timeout', function () {
-      showError({ message: 'This sign-in took too long. Please sign in again.' });
+      if (live()) showError({ message: 'This sign-in took too long. Please sign in again.' });
     });
     tx.on('enrollment-complete', function (payload) {
+      if (!live()) return;
       show('enroll', false);
       if (payload.recoveryCode) {
         $('recovery-code').textContent = payload.recoveryCode;
@@ -131,10 +146,12 @@
       }
     });
     tx.on('auth-response', function (payload) {
+      if (!live()) return;
       if (payload.accepted) finish(payload.signature).catch(showError);
       else showError({ message: 'The sign-in was refused.' });
     });
     await firstPoll(client);
+    if (!live()) return;
     if (tx.isEnrolled()) await login(tx);
     else await enroll(tx);
     status('');
