@@ -50,6 +50,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -511,8 +512,7 @@ def show(label: str, result: dict[str, Any]) -> int:
 
 
 def spread(values: list[float], fmt: str = "{:.2f}") -> str:
-    low, high = min(values), max(values)
-    mid = sorted(values)[len(values) // 2]
+    low, high, mid = min(values), max(values), statistics.median(values)
     return f"{fmt.format(low)} .. {fmt.format(high)} (median {fmt.format(mid)})"
 
 
