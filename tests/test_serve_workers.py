@@ -3,8 +3,9 @@ requests are in flight: every request it accepted gets its whole answer, the
 process exits 0 soon after, and what it accepted is in the stores.
 
 The slow path is real: send-sms through the webhook transport to a local
-receiver that holds each message for :data:`HOLD` seconds, so the sends are
-provably inside the workers (the receiver has them) when the signal lands.
+receiver that holds every message until the test releases them, :data:`HOLD`
+seconds after the signal, so the sends are provably inside the workers (the
+receiver has them, unanswered) when the signal lands and while they drain.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from transports.outbox import Outbox
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.redis]
 
-HOLD = 2.0  # seconds the receiver keeps each SMS before answering
+HOLD = 1.0  # seconds after SIGTERM before the receiver answers the held SMS
 SENDS = 12  # send-sms in flight at SIGTERM
 CONFIRMS = 12  # TOTP enrollments confirmed just before it
 EXIT_BOUND = 15.0  # seconds from SIGTERM to the master's exit
@@ -47,10 +48,11 @@ SECRET = "webhook-secret-for-the-shutdown-test"
 
 @dataclass
 class Receiver:
-    """The SMS webhook's far end: records each message, answers after HOLD."""
+    """The SMS webhook's far end: records each message, answers once released."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     arrived: threading.Condition = field(default_factory=threading.Condition)
+    release: threading.Event = field(default_factory=threading.Event)
     answered: int = 0
 
     def wait_for(self, count: int, timeout: float) -> bool:
@@ -70,7 +72,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
             with seen.arrived:
                 seen.messages.append(body)
                 seen.arrived.notify_all()
-            time.sleep(HOLD)
+            seen.release.wait(30)
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -86,6 +88,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     try:
         yield seen, f"http://127.0.0.1:{server.server_address[1]}/sms"
     finally:
+        seen.release.set()
         server.shutdown()
         server.server_close()
 
@@ -250,11 +253,12 @@ async def test_sigterm_lets_requests_in_flight_finish(
     assert seen.answered == 0
     signalled = time.monotonic()
     proc.send_signal(signal.SIGTERM)
+    await asyncio.sleep(HOLD)  # the workers are draining, the sends still held
+    assert proc.poll() is None
+    seen.release.set()
 
     answers = await asyncio.gather(*sends, return_exceptions=True)
     assert [getattr(a, "status_code", a) for a in answers] == [204] * SENDS
-    # They were answered after the receiver's hold, so after the signal: in-flight work.
-    assert time.monotonic() - signalled >= HOLD / 2
     code = await asyncio.to_thread(proc.wait, EXIT_BOUND)
     took = time.monotonic() - signalled
     assert code == 0, (tmp_path / "serve.log").read_text()
