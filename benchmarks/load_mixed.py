@@ -18,12 +18,12 @@ access log), warms it up for a second, then runs one wrk per operation at the sa
 time, each with its own connections (one wrk thread each), for ``--duration``
 seconds or until one operation's one-time requests run out:
 
-- **start-flow** (24 connections): a distinct request token per request, for users
+- **start-flow** (32 connections): a distinct request token per request, for users
   enrolled in TOTP; each opens a login transaction (200).
 - **verify-otp** (8): a distinct valid code per request, as in
   ``benchmarks/verify_otp.py`` (users enrolled with the previous step's code, two
   login transactions each, this step's and the next step's codes) (204).
-- **send-sms** (3): login transactions of SMS-enrolled users, cycled; the webhook
+- **send-sms** (4): login transactions of SMS-enrolled users, cycled; the webhook
   transport POSTs each message, signed, to a small receiver in another process,
   which counts them (so each send is real) (204). Quotas are set high; a quota
   refusal (429) would be counted apart, any other answer is an error.
@@ -73,9 +73,9 @@ PHONE = "+447911{:06d}"
 
 # (name, path, connections, expected status, one-time lines?)
 OPS = {
-    "start": ("/api/start-flow", 24, 200, True),
+    "start": ("/api/start-flow", 32, 200, True),
     "verify": ("/api/verify-otp", 8, 204, True),
-    "sms": ("/api/send-sms", 3, 204, False),
+    "sms": ("/api/send-sms", 4, 204, False),
 }
 
 # wrk: one request per line of args[1] ("<bearer>" or "<bearer> <code>"). With
@@ -350,13 +350,21 @@ def family(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
+def cpu_times(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each live process (Linux /proc)."""
+    found = {}
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def cpu_used(before: dict[int, float], pids: list[int]) -> float:
+    """CPU seconds used since ``before`` by the processes alive at both ends (a
+    process that ended meanwhile takes its time with it)."""
+    after = cpu_times(pids)
+    return sum(after[p] - before[p] for p in before.keys() & after.keys())
 
 
 def postgres_pids() -> list[int]:
@@ -468,7 +476,7 @@ def phase(
             "sms": data.sms,
         }
         pids, pg = family(server.pid), postgres_pids()
-        cpu, rcpu, pcpu = cpu_seconds(pids), redis_cpu(), cpu_seconds(pg)
+        cpu, rcpu, pcpu = cpu_times(pids), redis_cpu(), cpu_times(pg)
         busy, ticks = machine_busy()
         sms_before = received(args.receiver_port)
         results = run_wrks(port, {op: main[op] for op in ops}, args.duration, workdir)
@@ -477,9 +485,9 @@ def phase(
         return {
             "ops": results,
             "total": sum(r["rate"] for r in results.values()),
-            "cpu_us": (cpu_seconds(pids) - cpu) / max(done, 1) * 1e6,
+            "cpu_us": cpu_used(cpu, pids) / max(done, 1) * 1e6,
             "redis_us": (redis_cpu() - rcpu) / max(done, 1) * 1e6,
-            "pg_us": (cpu_seconds(pg) - pcpu) / max(done, 1) * 1e6,
+            "pg_us": cpu_used(pcpu, pg) / max(done, 1) * 1e6,
             "busy": (busy_after - busy) / max(ticks_after - ticks, 1),
             "received": received(args.receiver_port) - sms_before,
         }
