@@ -350,17 +350,19 @@ def family(pid: int) -> list[int]:
     return found
 
 
-def cpu_times(pids: list[int]) -> dict[int, float]:
-    """User + system CPU seconds of each live process (Linux /proc)."""
+def cpu_times(pids: list[int]) -> dict[tuple[int, int], float]:
+    """User + system CPU seconds of each live process (Linux /proc), keyed by pid
+    and start time: a pid reused by a new process is another process."""
     found = {}
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            found[pid, int(fields[19])] = seconds
     return found
 
 
-def cpu_used(before: dict[int, float], pids: list[int]) -> float:
+def cpu_used(before: dict[tuple[int, int], float], pids: list[int]) -> float:
     """CPU seconds used since ``before`` by the processes alive at both ends (a
     process that ended meanwhile takes its time with it)."""
     after = cpu_times(pids)
