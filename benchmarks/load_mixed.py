@@ -34,10 +34,12 @@ verify-otp, 10 % send-sms on the development machine (start-flow is the slowest)
 For each phase: per-operation requests/s, p50, p99, answers and errors; the CPU
 time per request of the server (master and workers, from /proc), of Redis (``INFO
 cpu``) and of PostgreSQL (all its processes), both shared with whatever else runs
-on the machine; and how busy the machine's cores were.
-Then the 2-worker / 1-worker ratios per operation. The load generator and the
-receiver share the machine's cores with the server: on a 2-core machine a second
-worker competes with wrk for the same cores, which bounds the ratio well below 2.
+on the machine; and how busy the machine's cores were. Then the 2-worker /
+1-worker ratios per operation. The load generator, the receiver, PostgreSQL and
+Redis share the machine's cores with the server: on a 2-core machine a second
+worker finds no idle core, and the ratio stays near 1 (below it when the machine
+is busy with other work); run it where the server has cores of its own to see
+what workers add.
 """
 
 from __future__ import annotations
