@@ -34,10 +34,12 @@ verify-otp, 10 % send-sms on the development machine (start-flow is the slowest)
 For each phase: per-operation requests/s, p50, p99, answers and errors; the CPU
 time per request of the server (master and workers, from /proc), of Redis (``INFO
 cpu``) and of PostgreSQL (all its processes), both shared with whatever else runs
-on the machine; and how busy the machine's cores were.
-Then the 2-worker / 1-worker ratios per operation. The load generator and the
-receiver share the machine's cores with the server: on a 2-core machine a second
-worker competes with wrk for the same cores, which bounds the ratio well below 2.
+on the machine; and how busy the machine's cores were. Then the 2-worker /
+1-worker ratios per operation. The load generator, the receiver, PostgreSQL and
+Redis share the machine's cores with the server: on a 2-core machine a second
+worker finds no idle core, and the ratio stays near 1 (below it when the machine
+is busy with other work); run it where the server has cores of its own to see
+what workers add.
 """
 
 from __future__ import annotations
@@ -350,17 +352,19 @@ def family(pid: int) -> list[int]:
     return found
 
 
-def cpu_times(pids: list[int]) -> dict[int, float]:
-    """User + system CPU seconds of each live process (Linux /proc)."""
+def cpu_times(pids: list[int]) -> dict[tuple[int, int], float]:
+    """User + system CPU seconds of each live process (Linux /proc), keyed by pid
+    and start time: a pid reused by a new process is another process."""
     found = {}
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            found[pid, int(fields[19])] = seconds
     return found
 
 
-def cpu_used(before: dict[int, float], pids: list[int]) -> float:
+def cpu_used(before: dict[tuple[int, int], float], pids: list[int]) -> float:
     """CPU seconds used since ``before`` by the processes alive at both ends (a
     process that ended meanwhile takes its time with it)."""
     after = cpu_times(pids)

@@ -149,8 +149,7 @@ async def prepare(settings: Settings, tenant: str) -> Prepared:
             issued = await service.admin.issue_request_token(tenant, user)
             return await service.flows.start_flow(Credential("bearer", issued.token))
 
-        logins = []
-        for i in range(SENDS):
+        async def sms_user(i: int) -> str:
             user, phone = f"sms-{i}", MOBILE.format(i)
             body = await start(user)
             tx, eid = str(body["transaction_token"]), str(body["device_account"]["id"])
@@ -158,12 +157,14 @@ async def prepare(settings: Settings, tenant: str) -> Prepared:
             code = outbox.last_code(phone)
             assert code is not None
             await service.flows.verify_otp(tx, code)
-            logins.append(str((await start(user))["transaction_token"]))
-        enrolling = []
-        for i in range(CONFIRMS):
+            return str((await start(user))["transaction_token"])
+
+        async def totp_user(i: int) -> tuple[str, str]:
             body = await start(f"totp-{i}")
-            secret = str(body["device_account"]["otp_secret"])
-            enrolling.append((str(body["transaction_token"]), secret))
+            return str(body["transaction_token"]), str(body["device_account"]["otp_secret"])
+
+        logins = list(await asyncio.gather(*(sms_user(i) for i in range(SENDS))))
+        enrolling = list(await asyncio.gather(*(totp_user(i) for i in range(CONFIRMS))))
         return Prepared(logins, enrolling)
 
 
