@@ -145,6 +145,13 @@ class Settings(BaseModel):
         description="recovery-code hashing cost; `cheapest` is for test suites only",
     )
     # -- HTTP
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="`mfa serve` worker processes (`--workers` overrides); more than one "
+        "needs `MFA_REDIS_URL` and a PostgreSQL `MFA_DATABASE_URL`",
+    )
     max_body_bytes: int = Field(
         64 * 1024,
         ge=1024,

@@ -72,6 +72,9 @@ def serve_fails(tmp_path: Path, **env: str) -> str:
             {"MFA_REDIS_URL": "redis://127.0.0.1:1/0"},
             "Redis redis://127.0.0.1:1/0 is not reachable",
         ),
+        # MFA_WORKERS is read like --workers, and refused on the embedded stores.
+        ({"MFA_WORKERS": "2"}, "--workers above 1 needs MFA_REDIS_URL"),
+        ({"MFA_WORKERS": "0"}, "MFA_WORKERS='0'"),
     ],
 )
 def test_misconfiguration_exits_2_in_a_few_lines(

@@ -92,9 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes (default: %(default)s); more than one needs MFA_REDIS_URL "
-        "and a PostgreSQL MFA_DATABASE_URL",
+        default=None,
+        help="worker processes (default: MFA_WORKERS, else 1); more than one needs "
+        "MFA_REDIS_URL and a PostgreSQL MFA_DATABASE_URL",
     )
     s.add_argument(
         "--log-level",

@@ -32,7 +32,8 @@ async def preflight(settings: Settings) -> str | None:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> None:
-    if args.workers > 1 and (
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers > 1 and (
         settings.redis_url is None or settings.database_url.startswith("sqlite")
     ):
         raise Refusal(
@@ -66,9 +67,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> None:
         "access_log": args.access_log,
         "proxy_headers": True,
     }
-    if args.workers > 1:
+    if workers > 1:
         # Each worker builds its app from the same MFA_* variables.
-        uvicorn.run("mfa.app:serving_app", factory=True, workers=args.workers, **options)
+        uvicorn.run("mfa.app:serving_app", factory=True, workers=workers, **options)
     else:
         from mfa.app import create_app
 
