@@ -33,9 +33,7 @@ async def preflight(settings: Settings) -> str | None:
 
 def serve(args: argparse.Namespace, settings: Settings) -> None:
     workers = args.workers if args.workers is not None else settings.workers
-    if workers > 1 and (
-        settings.redis_url is None or settings.database_url.startswith("sqlite")
-    ):
+    if workers > 1 and (settings.redis_url is None or settings.database_url.startswith("sqlite")):
         raise Refusal(
             "--workers above 1 needs MFA_REDIS_URL and a PostgreSQL MFA_DATABASE_URL: the "
             "embedded stores belong to one process."
