@@ -208,6 +208,9 @@ def test_a_stopped_master_stops_only_its_own_tenants(tmp_path: Path) -> None:
                 assert r.status_code == 201, r.text
             down_port, down_tenant = next(iter(owners.items()))
             cluster.stop_node(down_port)
+            # Past cluster-node-timeout (2 s): the other masters have marked it failed,
+            # as a real outage would be by the time it matters.
+            time.sleep(3)
 
             for port, tid in owners.items():
                 if port == down_port:
