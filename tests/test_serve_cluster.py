@@ -96,7 +96,8 @@ def served(
             yield http
     finally:
         proc.terminate()
-        proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
+        sys.stderr.write(err[-4000:])  # shown by pytest when the test fails
 
 
 def start(http: httpx.Client, tenant: str, user: str) -> dict[str, Any]:

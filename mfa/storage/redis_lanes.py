@@ -137,7 +137,7 @@ class ClusterLanes:
     tenants' calls fail within the deadline, and only theirs.
     """
 
-    __slots__ = ("_client", "_free", "_seeds")
+    __slots__ = ("_client", "_free", "_ready", "_seeds")
 
     def __init__(self, url: str, *, timeout: float, limit: int) -> None:
         nodes, username, password = cluster_nodes(url)
@@ -158,9 +158,29 @@ class ClusterLanes:
         # all busy; under a burst, calls wait here for a turn instead (within their
         # deadline), as on one server.
         self._free = asyncio.Semaphore(limit)
+        self._ready = False
+
+    async def _initialize(self) -> None:
+        """Learn the slots before the first command. redis-py's client asks a random
+        node for its command table while it initializes; if that node is down, the
+        whole first command fails even for a key on a live node. Initializing sends
+        no command of ours, so it is safe to try again, a few times, here."""
+        failure: BaseException | None = None
+        for _ in range(3 * len(self._seeds) + 2):
+            try:
+                await self._client.initialize()
+            except (redis_exc.ConnectionError, redis_exc.TimeoutError, OSError) as exc:
+                failure = exc
+                continue
+            self._ready = True
+            return
+        assert failure is not None
+        raise failure
 
     async def execute(self, *args: str | int) -> Any:
         async with self._free:
+            if not self._ready:
+                await self._initialize()
             return await self._client.execute_command(*args)
 
     async def scan(self, pattern: str) -> list[str]:
