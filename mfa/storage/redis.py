@@ -9,6 +9,7 @@ Key layout (``P`` is the prefix, ``T`` the tenant id)::
     P:{T}:quota:<channel>:user:<user>  fixed-window send counters
     P:{T}:quota:<channel>:tenant
     P:{T}:ticket:<id>                  one-time tickets whose id names T after a dot
+    P:{T}:events                       the tenant's event stream (mfa.events), group "mover"
     P:ticket:<id>                      other one-time tickets (global)
 
 The tenant id sits in a hash tag, so on Redis Cluster all keys of one tenant live
@@ -45,6 +46,7 @@ from redis.maint_notifications import MaintNotificationsConfig
 from mfa.names import Channel, Quota
 from mfa.storage._shared import check_attempt_args, replay_mark_seconds
 from mfa.storage.base import (
+    AttemptEvent,
     AttemptLimits,
     AttemptOutcome,
     BackendUnavailable,
@@ -309,6 +311,7 @@ class RedisEphemeralStore:
         self._attempt = _script("record_attempt.lua")
         self._consume = _script("consume_quota.lua")
         self._refund = _script("refund_quota.lua")
+        self._ack_events = _script("ack_events.lua")
 
     async def _run(self, what: str, *args: str | int) -> Any:
         """One command, one round trip, under one deadline (connection wait included)."""
@@ -399,6 +402,7 @@ class RedisEphemeralStore:
         replay_key: str | None = None,
         replay_step: int | None = None,
         on_success: dict[str, Any] | None = None,
+        event: AttemptEvent | None = None,
     ) -> AttemptOutcome:
         check_attempt_args(replay_key, replay_step, on_success)
         tx_key = self._key(tenant_id, "tx", txid)
@@ -407,7 +411,9 @@ class RedisEphemeralStore:
             self._key(tenant_id, "fail", user_id),
             self._key(tenant_id, "lock", user_id),
             tx_key if replay_key is None else self._key(tenant_id, "replay", replay_key),
+            self._key(tenant_id, "events"),
         ]
+        event_args = _event_args(event)
         args = [
             "1" if ok else "0",
             str(limits.per_transaction),
@@ -416,6 +422,8 @@ class RedisEphemeralStore:
             "0" if replay_key is None else "1",
             str(replay_step or 0),
             str(replay_mark_seconds(limits.lockout_seconds)),
+            str(len(event_args)),
+            *event_args,
             *_tx_fields(on_success or {}),
         ]
         outcome = await self._eval("record_attempt", self._attempt, keys, args)
@@ -487,6 +495,114 @@ class RedisEphemeralStore:
             keys = await self._lanes.scan(pattern)
         for start in range(0, len(keys), 500):
             await self._run("delete_tenant_data", "UNLINK", *keys[start : start + 500])
+
+    # ------------------------------------------------------------------ events
+    # P:{T}:events is a Redis Stream per tenant (one slot with the tenant's other
+    # keys, so record_attempt can append to it). The consumer group "mover" is the
+    # set of relays (mfa.events.relay): each entry goes to one of them, stays
+    # pending until acknowledged, and is claimed by another relay if its reader
+    # died. Acknowledged entries are deleted: the stream holds only what is still
+    # on its way to the durable store.
+
+    async def append_event(self, tenant_id: str, fields: dict[str, str]) -> None:
+        flat = [item for pair in fields.items() for item in pair]
+        await self._run("append_event", "XADD", self._key(tenant_id, "events"), "*", *flat)
+
+    async def read_events(
+        self, tenant_id: str, consumer: str, count: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        key = self._key(tenant_id, "events")
+        try:
+            return await self._read_events(key, consumer, count)
+        except BackendUnavailable:
+            raise
+        except redis_exc.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        # First read of this stream: the group starts at the stream's beginning, so
+        # entries appended before it existed are moved too.
+        with contextlib.suppress(redis_exc.ResponseError):  # BUSYGROUP: a racing relay
+            await self._run("read_events", "XGROUP", "CREATE", key, _GROUP, "0", "MKSTREAM")
+        return await self._read_events(key, consumer, count)
+
+    async def _read_events(
+        self, key: str, consumer: str, count: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        # Entries a dead relay read and never acknowledged, then new ones.
+        claimed = await self._run(
+            "read_events",
+            "XAUTOCLAIM",
+            key,
+            _GROUP,
+            consumer,
+            _CLAIM_IDLE_MS,
+            "0-0",
+            "COUNT",
+            count,
+        )
+        entries = _entries(claimed[1])
+        if len(entries) < count:
+            fresh = await self._run(
+                "read_events",
+                "XREADGROUP",
+                "GROUP",
+                _GROUP,
+                consumer,
+                "COUNT",
+                count - len(entries),
+                "STREAMS",
+                key,
+                ">",
+            )
+            for _stream, items in _streams(fresh):
+                entries += _entries(items)
+        return entries
+
+    async def ack_events(self, tenant_id: str, entry_ids: list[str]) -> None:
+        if not entry_ids:
+            return
+        key = self._key(tenant_id, "events")
+        await self._eval("ack_events", self._ack_events, [key], [_GROUP, *entry_ids])
+
+
+_GROUP = "mover"
+# An entry read this long ago and still unacknowledged: its relay died; take it over.
+_CLAIM_IDLE_MS = 30_000
+
+
+def _event_args(event: AttemptEvent | None) -> list[str]:
+    if event is None:
+        return []
+    flat = [item for pair in event.fields.items() for item in pair]
+    return [
+        event.success_type,
+        event.failure_type,
+        event.failure_code,
+        event.event_id,
+        repr(event.time),
+        *flat,
+    ]
+
+
+def _entries(items: Any) -> list[tuple[str, dict[str, str]]]:
+    out: list[tuple[str, dict[str, str]]] = []
+    for item in items or []:
+        if item is None:
+            continue
+        entry_id, raw = item[0], item[1]
+        if raw is None:  # deleted while pending
+            continue
+        fields = raw if isinstance(raw, dict) else dict(zip(raw[::2], raw[1::2], strict=True))
+        out.append((str(entry_id), fields))
+    return out
+
+
+def _streams(reply: Any) -> list[tuple[str, Any]]:
+    if not reply:
+        return []
+    if isinstance(reply, dict):  # RESP3
+        return list(reply.items())
+    return [(item[0], item[1]) for item in reply]
 
 
 def ticket_shard(ticket_id: str) -> str | None:
