@@ -278,10 +278,18 @@ class RedisEphemeralStore:
     """
 
     def __init__(
-        self, url: str, *, prefix: str = "mfa", timeout: float = 2.0, max_connections: int = 50
+        self,
+        url: str,
+        *,
+        prefix: str = "mfa",
+        timeout: float = 2.0,
+        max_connections: int = 50,
+        event_claim_idle_seconds: float = 30.0,
     ) -> None:
         self.prefix = prefix
         self.timeout = timeout
+        # An event entry read this long ago and not acknowledged: its relay died.
+        self.event_claim_idle_ms = max(1, int(event_claim_idle_seconds * 1000))
         self._lanes: _Lanes | _ClusterLanes
         if url.startswith(CLUSTER_SCHEME):
             self._lanes = _ClusterLanes(url, timeout=timeout, limit=max_connections)
@@ -535,7 +543,7 @@ class RedisEphemeralStore:
             key,
             _GROUP,
             consumer,
-            _CLAIM_IDLE_MS,
+            self.event_claim_idle_ms,
             "0-0",
             "COUNT",
             count,
@@ -566,8 +574,6 @@ class RedisEphemeralStore:
 
 
 _GROUP = "mover"
-# An entry read this long ago and still unacknowledged: its relay died; take it over.
-_CLAIM_IDLE_MS = 30_000
 
 
 def _event_args(event: AttemptEvent | None) -> list[str]:
