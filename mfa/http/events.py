@@ -137,7 +137,7 @@ def _query(request: Request, name: str) -> str | None:
     return value
 
 
-def _since(raw: str | None) -> float | None:
+def parse_since(raw: str | None) -> float | None:
     if raw is None:
         return None
     try:
@@ -162,7 +162,7 @@ async def list_events(request: Request, _: None) -> EventPageResponse:
         params.tenant_id(request),
         user_id=_query(request, "user_id"),
         type=_query(request, "type"),
-        since=_since(_query(request, "since")),
+        since=parse_since(_query(request, "since")),
         cursor=_query(request, "cursor"),
         limit=_limit(_query(request, "limit")),
     )
