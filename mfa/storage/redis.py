@@ -170,7 +170,9 @@ class _ClusterLanes:
 
     __slots__ = ("_client", "_free", "_seeds")
 
-    def __init__(self, url: str, *, timeout: float, limit: int) -> None:
+    def __init__(
+        self, url: str, *, timeout: float, limit: int, client_name: str | None = None
+    ) -> None:
         nodes, username, password = cluster_nodes(url)
         self._seeds = [ClusterNode(host, port) for host, port in nodes]
         self._client = RedisCluster(
@@ -184,6 +186,7 @@ class _ClusterLanes:
             # Slots of the nodes that answer keep serving while one node is down.
             require_full_coverage=False,
             max_connections=limit,
+            client_name=client_name,
         )
         # The cluster client refuses a command at once when a node's connections are
         # all busy; under a burst, calls wait here for a turn instead (within their
@@ -219,6 +222,38 @@ def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], str | None, str | No
             raise ValueError(f"not a cluster node (host:port): {item!r}")
         nodes.append((host.strip("[]"), int(port)))
     return nodes, username, password
+
+
+def _make_lanes(
+    url: str, timeout: float, limit: int, client_name: str | None
+) -> _Lanes | _ClusterLanes:
+    if url.startswith(CLUSTER_SCHEME):
+        return _ClusterLanes(url, timeout=timeout, limit=limit, client_name=client_name)
+    pool = aioredis.ConnectionPool.from_url(
+        url,
+        decode_responses=True,
+        # No socket_timeout (redis-py 8 defaults to 5 s): every call already
+        # runs under map_redis_errors' deadline, and redis-py would add an
+        # asyncio.wait_for task to each send and an asyncio.timeout to each read.
+        socket_timeout=None,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        # No periodic PING before a command (a round trip, and a check on every
+        # command): a connection the server closed is noticed without it, before
+        # use, and a dead one fails within the deadline anyway.
+        health_check_interval=0,
+        # With maintenance notifications on (a Redis Enterprise feature, "auto"
+        # by default), a connection the server closed is not checked, and the
+        # first call after a Redis restart would fail.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        client_name=client_name,
+    )
+    # Only a factory: each call is one command on a lane, with these settings.
+    return _Lanes(pool.make_connection, limit)
+
+
+# The CLIENT SETNAME of the event relay's connections.
+RELAY_CLIENT_NAME = "mfa-events-relay"
 
 
 class _Script:
@@ -290,30 +325,11 @@ class RedisEphemeralStore:
         self.timeout = timeout
         # An event entry read this long ago and not acknowledged: its relay died.
         self.event_claim_idle_ms = max(1, int(event_claim_idle_seconds * 1000))
-        self._lanes: _Lanes | _ClusterLanes
-        if url.startswith(CLUSTER_SCHEME):
-            self._lanes = _ClusterLanes(url, timeout=timeout, limit=max_connections)
-        else:
-            pool = aioredis.ConnectionPool.from_url(
-                url,
-                decode_responses=True,
-                # No socket_timeout (redis-py 8 defaults to 5 s): every call already
-                # runs under map_redis_errors' deadline, and redis-py would add an
-                # asyncio.wait_for task to each send and an asyncio.timeout to each read.
-                socket_timeout=None,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
-                # No periodic PING before a command (a round trip, and a check on every
-                # command): a connection the server closed is noticed without it, before
-                # use, and a dead one fails within the deadline anyway.
-                health_check_interval=0,
-                # With maintenance notifications on (a Redis Enterprise feature, "auto"
-                # by default), a connection the server closed is not checked, and the
-                # first call after a Redis restart would fail.
-                maint_notifications_config=MaintNotificationsConfig(enabled=False),
-            )
-            # Only a factory: each call is one command on a lane, with these settings.
-            self._lanes = _Lanes(pool.make_connection, max_connections)
+        self._lanes = _make_lanes(url, timeout, max_connections, None)
+        # The event relay's own connections (mfa.events.relay), named so: its reads
+        # of whole streams never hold a lane a request waits for, and it is told
+        # apart from the request path in CLIENT LIST (and by the round-trip counts).
+        self._relay_lanes = _make_lanes(url, timeout, 2, RELAY_CLIENT_NAME)
         self._create = _script("create_transaction.lua")
         self._update = _script("update_transaction.lua")
         self._attempt = _script("record_attempt.lua")
@@ -327,16 +343,26 @@ class RedisEphemeralStore:
             return await self._lanes.execute(*args)
 
     async def _eval(
-        self, what: str, script: _Script, keys: list[str], args: Sequence[str | int]
+        self,
+        what: str,
+        script: _Script,
+        keys: list[str],
+        args: Sequence[str | int],
+        lanes: _Lanes | _ClusterLanes | None = None,
     ) -> Any:
+        on = self._lanes if lanes is None else lanes
         async with map_redis_errors(self.timeout, what):
             try:
-                return await self._lanes.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+                return await on.execute("EVALSHA", script.sha, len(keys), *keys, *args)
             except redis_exc.NoScriptError:
                 # A new or restarted server (or node): EVAL sends the source, runs it and
                 # caches it there, in one round trip; never run twice (it did not run
                 # the first time). On a cluster it goes to the node of the keys' slot.
-                return await self._lanes.execute("EVAL", script.source, len(keys), *keys, *args)
+                return await on.execute("EVAL", script.source, len(keys), *keys, *args)
+
+    async def _relay_run(self, what: str, *args: str | int) -> Any:
+        async with map_redis_errors(self.timeout, what):
+            return await self._relay_lanes.execute(*args)
 
     def _guard(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
         return map_redis_errors(self.timeout, what)
@@ -349,6 +375,7 @@ class RedisEphemeralStore:
 
     async def close(self) -> None:
         await self._lanes.close()
+        await self._relay_lanes.close()
 
     async def ping(self) -> None:
         await self._run("ping", "PING")
@@ -530,14 +557,14 @@ class RedisEphemeralStore:
         # First read of this stream: the group starts at the stream's beginning, so
         # entries appended before it existed are moved too.
         with contextlib.suppress(redis_exc.ResponseError):  # BUSYGROUP: a racing relay
-            await self._run("read_events", "XGROUP", "CREATE", key, _GROUP, "0", "MKSTREAM")
+            await self._relay_run("read_events", "XGROUP", "CREATE", key, _GROUP, "0", "MKSTREAM")
         return await self._read_events(key, consumer, count)
 
     async def _read_events(
         self, key: str, consumer: str, count: int
     ) -> list[tuple[str, dict[str, str]]]:
         # Entries a dead relay read and never acknowledged, then new ones.
-        claimed = await self._run(
+        claimed = await self._relay_run(
             "read_events",
             "XAUTOCLAIM",
             key,
@@ -550,7 +577,7 @@ class RedisEphemeralStore:
         )
         entries = _entries(claimed[1])
         if len(entries) < count:
-            fresh = await self._run(
+            fresh = await self._relay_run(
                 "read_events",
                 "XREADGROUP",
                 "GROUP",
@@ -570,7 +597,9 @@ class RedisEphemeralStore:
         if not entry_ids:
             return
         key = self._key(tenant_id, "events")
-        await self._eval("ack_events", self._ack_events, [key], [_GROUP, *entry_ids])
+        await self._eval(
+            "ack_events", self._ack_events, [key], [_GROUP, *entry_ids], self._relay_lanes
+        )
 
 
 _GROUP = "mover"
