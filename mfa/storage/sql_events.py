@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 
 from mfa.events.record import (
     WEBHOOK_TYPES,
@@ -143,6 +144,17 @@ class SqlEvents(SqlConnections):
     async def insert_events(self, batch: Sequence[Event], render: Render, now: float) -> int:
         if not batch:
             return 0
+        for _ in range(2):
+            try:
+                return await self._insert_events(batch, render, now)
+            except sa_exc.IntegrityError:
+                # Two movers inserting the same event at once (PostgreSQL: the unique
+                # index waits for the other transaction, then refuses): it is now
+                # committed, so the next try skips it.
+                continue
+        return await self._insert_events(batch, render, now)
+
+    async def _insert_events(self, batch: Sequence[Event], render: Render, now: float) -> int:
         ids = [e.event_id for e in batch]
         async with self._write("insert_events") as conn:
             known = set(
