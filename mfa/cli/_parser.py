@@ -251,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
         _tenant(wp)
         wp.add_argument("webhook_id", metavar="WEBHOOK_ID", help="the endpoint's id (ep_…)")
         if verb == "deliveries":
-            wp.add_argument("--status", choices=("pending", "delivered", "failed"))
+            wp.add_argument(
+                "--status", choices=("pending", "delivered", "failed"), help="only these"
+            )
     wr = b.command(w, "redeliver", "queue a delivery again, due now", "webhooks.redeliver")
     _tenant(wr)
     wr.add_argument("webhook_id", metavar="WEBHOOK_ID", help="the endpoint's id (ep_…)")

@@ -18,6 +18,7 @@ import contextvars
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -176,8 +177,6 @@ class Event:
 
 def iso(epoch: float) -> str:
     """RFC 3339 in UTC with milliseconds, ``Z``-suffixed."""
-    from datetime import UTC, datetime
-
     return (
         datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
