@@ -178,7 +178,6 @@ def settings_env(workdir: Path) -> dict[str, str]:
 async def enroll_users(env: dict[str, str], tenant: str, count: int) -> list[dict[str, Any]]:
     """Enroll ``count`` users in TOTP and open two login transactions for each."""
     from mfa import MFAService, Settings
-    from mfa.admin import OPERATOR
     from mfa.errors import InvalidOtp
     from mfa.factors import totp
     from mfa.tokens import Credential
@@ -188,8 +187,8 @@ async def enroll_users(env: dict[str, str], tenant: str, count: int) -> list[dic
     gate = asyncio.Semaphore(8)  # SQLite: a few writers at a time
 
     async def start(user_id: str) -> dict[str, Any]:
-        token, _ = await service.admin.issue_request_token(OPERATOR, tenant, user_id)
-        return await service.flows.start_flow(Credential("bearer", token))
+        issued = await service.admin.issue_request_token(tenant, user_id)
+        return await service.flows.start_flow(Credential("bearer", issued.token))
 
     async def one(index: int) -> None:
         user_id = f"user-{index:06d}"
@@ -209,7 +208,7 @@ async def enroll_users(env: dict[str, str], tenant: str, count: int) -> list[dic
             users.append({"id": user_id, "secret": secret, "tokens": tokens})
 
     async with service:
-        await service.admin.create_tenant(OPERATOR, tenant, "Benchmark")
+        await service.admin.create_tenant(tenant, "Benchmark")
         await asyncio.gather(*(one(i) for i in range(count)))
     return sorted(users, key=lambda u: str(u["id"]))
 
