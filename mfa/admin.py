@@ -23,6 +23,7 @@ from mfa.errors import (
     NotFound,
     TenantNotFound,
 )
+from mfa.events.record import EventType
 from mfa.factors import recovery
 from mfa.keys import new_api_key
 from mfa.names import Factor, Feature, Quota, QuotaName
@@ -106,11 +107,38 @@ class Admin:
             created_at=datetime.now(UTC),
         )
         await self._ctx.durable.create_api_key(record)
+        if tenant_id is not None:  # the audit trail is per tenant
+            data = {"key_id": record.key_id, "scopes": sorted(wanted)}
+            await self._event(tenant_id, EventType.API_KEY_CREATED, data)
         return record, secret
 
     async def revoke_api_key(self, tenant_id: str | None, key_id: str) -> None:
         if not await self._ctx.durable.delete_api_key(tenant_id, key_id):
             raise NotFound("No API key with this id for this tenant.")
+        if tenant_id is not None:
+            await self._event(tenant_id, EventType.API_KEY_REVOKED, {"key_id": key_id})
+
+    async def _event(
+        self,
+        tenant_id: str,
+        type: EventType,
+        data: dict[str, Any],
+        *,
+        user_id: str | None = None,
+        enrollment_id: str | None = None,
+    ) -> None:
+        """The audit event of a backend operation, written after its durable write and
+        before the answer (mfa.events.sink tells what that gives up). The acting API
+        key comes from the request (``actor``)."""
+        event = self._ctx.events.make(
+            tenant_id,
+            type,
+            user_id=user_id,
+            enrollment_id=enrollment_id,
+            outcome="done",
+            data=data,
+        )
+        await self._ctx.events.record(event)
 
     # ------------------------------------------------------------------ toggles
 
@@ -158,6 +186,7 @@ class Admin:
         if tenant is None:
             raise TenantNotFound()
         self._ctx.tenants.forget(tenant_id)
+        await self._event(tenant_id, EventType.TENANT_SETTINGS_CHANGED, _changed(changes))
         return tenant
 
     # ------------------------------------------------------------------ transactions
@@ -194,8 +223,16 @@ class Admin:
 
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> None:
         await self._tenant(tenant_id)
-        if not await self._ctx.durable.delete_enrollment(tenant_id, enrollment_id):
+        found = await self._ctx.durable.get_enrollment(tenant_id, enrollment_id)
+        if found is None or not await self._ctx.durable.delete_enrollment(tenant_id, enrollment_id):
             raise NotFound("No enrollment with this id for this tenant.")
+        await self._event(
+            tenant_id,
+            EventType.ENROLLMENT_DELETED,
+            {},
+            user_id=found.user_id,
+            enrollment_id=enrollment_id,
+        )
 
     async def regenerate_recovery_code(self, tenant_id: str, user_id: str) -> str:
         await self._tenant(tenant_id)
@@ -207,6 +244,13 @@ class Admin:
         # One write that also drops any pending handover (mfa.flows.recovery): the
         # code used before this one must not claim an older replacement.
         await self._ctx.durable.reset_recovery_code(tenant_id, enrollment.enrollment_id, digest)
+        await self._event(
+            tenant_id,
+            EventType.RECOVERY_CODE_REGENERATED,
+            {},
+            user_id=user_id,
+            enrollment_id=enrollment.enrollment_id,
+        )
         return code
 
     # ------------------------------------------------------------------ hosted pages
@@ -220,3 +264,21 @@ class Admin:
         colour); ``invalid_body`` for a URL or colour the pages could not use safely."""
         checked = check_hosted_pages(pages)
         return (await self._update(tenant_id, hosted_pages=checked)).hosted_pages
+
+
+def _changed(changes: dict[str, Any]) -> dict[str, Any]:
+    """What a settings change set, as plain JSON (no secret is among tenant settings;
+    the hosted pages are named, not copied: URLs can be long)."""
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        if value is None:
+            continue
+        if name == "quotas":
+            out[name] = {
+                k: {"limit": q.limit, "window_seconds": q.window_seconds} for k, q in value.items()
+            }
+        elif name == "hosted_pages":
+            out[name] = "replaced"
+        else:
+            out[name] = value
+    return out

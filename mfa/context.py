@@ -19,6 +19,7 @@ from typing import Any
 
 from mfa.delivery import PushTransport, SmsTransport
 from mfa.errors import FeatureDisabled
+from mfa.events.sink import EventSink
 from mfa.factors.recovery import RecoveryHasher
 from mfa.keys import KeyMaterial
 from mfa.names import Factor, TxKind
@@ -44,6 +45,7 @@ class Context:
     tenants: TenantCache
     sealer: Sealer
     totp_steps: TotpStepLog
+    events: EventSink  # mfa.events: where flows and operations hand their events
     limits: AttemptLimits = field(init=False)
     _sms_secret: bytes = field(init=False, repr=False)
 

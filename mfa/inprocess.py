@@ -21,6 +21,7 @@ The caller acts as the operator: there is no API key in process.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -35,6 +36,7 @@ from mfa.client._models import (
     Transaction,
     TransactionState,
 )
+from mfa.events.admin import EventsAdmin
 from mfa.names import Quota
 from mfa.results import VerifiedResult
 from mfa.schemas import (
@@ -271,3 +273,78 @@ class InProcessClient:
         call; raises ``invalid_token`` / ``transaction_expired``, never returns False.
         A coroutine only to match :meth:`AsyncClient.verify_result`: no I/O here."""
         return self.service.verify_result(token, user_id=user_id, tenant_id=tenant_id, txid=txid)
+
+    # events: the audit trail and tenant webhooks ----------------------------------
+
+    async def _events(self) -> EventsAdmin:
+        await self.service.ensure_open()
+        return self.service.events
+
+    async def list_events(
+        self,
+        tenant_id: str,
+        *,
+        user_id: str | None = None,
+        type: str | None = None,
+        since: str | datetime | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        from mfa.http.events import EventPageResponse, event_view, parse_since
+
+        when = since.timestamp() if isinstance(since, datetime) else parse_since(since)
+        page = await (await self._events()).list_events(
+            tenant_id,
+            user_id=user_id,
+            type=type,
+            since=when,
+            cursor=cursor,
+            limit=100 if limit is None else limit,
+        )
+        view = EventPageResponse(
+            events=[event_view(e) for e in page.events], next_cursor=page.next_cursor
+        )
+        return _json(view)
+
+    async def create_webhook(self, tenant_id: str, url: str, events: list[str]) -> dict[str, Any]:
+        from mfa.http.events import CreateWebhookBody, WebhookCreatedResponse, webhook_view
+
+        b = _check(CreateWebhookBody, url=url, events=events)
+        endpoint, secret = await (await self._events()).create_webhook(tenant_id, b.url, b.events)
+        return _json(WebhookCreatedResponse(**webhook_view(endpoint).model_dump(), secret=secret))
+
+    async def list_webhooks(self, tenant_id: str) -> list[dict[str, Any]]:
+        from mfa.http.events import webhook_view
+
+        return [
+            _json(webhook_view(e)) for e in await (await self._events()).list_webhooks(tenant_id)
+        ]
+
+    async def delete_webhook(self, tenant_id: str, webhook_id: str) -> None:
+        await (await self._events()).delete_webhook(tenant_id, webhook_id)
+
+    async def rotate_webhook_secret(self, tenant_id: str, webhook_id: str) -> str:
+        return await (await self._events()).rotate_secret(tenant_id, webhook_id)
+
+    async def test_webhook(self, tenant_id: str, webhook_id: str) -> dict[str, Any]:
+        from mfa.http.events import delivery_view
+
+        return _json(
+            delivery_view(await (await self._events()).test_webhook(tenant_id, webhook_id))
+        )
+
+    async def list_webhook_deliveries(
+        self, tenant_id: str, webhook_id: str, *, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        from mfa.http.events import delivery_view
+
+        found = await (await self._events()).list_deliveries(tenant_id, webhook_id, status)
+        return [_json(delivery_view(d)) for d in found]
+
+    async def redeliver_webhook(
+        self, tenant_id: str, webhook_id: str, delivery_id: str
+    ) -> dict[str, Any]:
+        from mfa.http.events import delivery_view
+
+        delivery = await (await self._events()).redeliver(tenant_id, webhook_id, delivery_id)
+        return _json(delivery_view(delivery))

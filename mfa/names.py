@@ -82,6 +82,8 @@ class Scope(StrEnum):
     TRANSACTIONS_CREATE = "transactions:create"
     ENROLLMENTS_READ = "enrollments:read"
     ENROLLMENTS_WRITE = "enrollments:write"
+    EVENTS_READ = "events:read"  # the audit trail, webhook endpoints and deliveries
+    WEBHOOKS_WRITE = "webhooks:write"
 
 
 OPERATOR_ONLY_SCOPES: frozenset[Scope] = frozenset({Scope.TENANTS_WRITE})

@@ -168,6 +168,8 @@ Scope = Literal[
     "transactions:create",
     "enrollments:read",
     "enrollments:write",
+    "events:read",
+    "webhooks:write",
 ]
 UserId = Annotated[str, Field(min_length=1, max_length=256, pattern=NO_CONTROL)]
 

@@ -16,6 +16,10 @@ from collections.abc import Callable
 from mfa.admin import Admin
 from mfa.context import Context
 from mfa.delivery import PushTransport, SmsTransport, load_push_transport, load_sms_transport
+from mfa.events.admin import EventsAdmin
+from mfa.events.relay import EventRelay
+from mfa.events.sink import EventSink
+from mfa.events.webhooks import RetryPolicy, WebhookDeliverer, render
 from mfa.factors.recovery import RecoveryHasher
 from mfa.flows import Flows
 from mfa.keys import KeyMaterial, load_keys
@@ -60,6 +64,7 @@ class MFAService:
             sms = load_sms_transport(self.settings)
         if push is None:
             push = load_push_transport(self.settings)
+        sealer = Sealer(keys.encryption)
         self.ctx = Context(
             settings=self.settings,
             clock=clock,
@@ -71,9 +76,28 @@ class MFAService:
             push=push,
             hasher=RecoveryHasher(self.settings.argon2_profile),
             tenants=TenantCache(durable),
-            sealer=Sealer(keys.encryption),
+            sealer=sealer,
             totp_steps=TotpStepLog(durable),
+            events=EventSink(durable, ephemeral, clock, render),
         )
+        # Events (mfa.events): the mover to the audit table and the webhook sender,
+        # both background tasks of open()/close().
+        s = self.settings
+        self.relay = EventRelay(
+            self.ctx.events, durable, clock, retention_days=s.events_retention_days
+        )
+        self.deliverer = WebhookDeliverer(
+            durable,
+            sealer,
+            clock,
+            policy=RetryPolicy(
+                base_seconds=s.webhook_retry_base_seconds,
+                cap_seconds=s.webhook_retry_cap_seconds,
+                window_seconds=s.webhook_retry_window_seconds,
+            ),
+            timeout=s.webhook_timeout_seconds,
+        )
+        self.events = EventsAdmin(self.ctx, self.deliverer)
         self.admin_key = self.settings.admin_key or keys.admin_key
         self.authenticator = Authenticator(durable, self.admin_key)
         self.admin = Admin(self.ctx)
@@ -123,6 +147,8 @@ class MFAService:
             await self.durable.open()
             await self.ephemeral.open()
             self.ctx.totp_steps.start()
+            self.relay.start()
+            self.deliverer.start()
             self._open = True
             if isinstance(self.ephemeral, MemoryEphemeralStore):
                 log.warning(
@@ -141,6 +167,8 @@ class MFAService:
             self._open = False
             for closer in (
                 self.ctx.totp_steps.stop,
+                self.relay.stop,
+                self.deliverer.stop,
                 self.sms.aclose,
                 self.push.aclose,
                 self.ephemeral.close,

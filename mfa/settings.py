@@ -212,6 +212,25 @@ class Settings(BaseModel):
     push_gcm_transport: str = Field(
         "fcm", description="with `multi`: the push transport for Android (`GCM`)"
     )
+    # -- events (mfa.events): the audit trail and tenant webhooks
+    events_retention_days: int = Field(
+        90, ge=1, le=3650, description="days the audit trail keeps an event"
+    )
+    webhook_retry_window_seconds: float = Field(
+        86400,
+        ge=1,
+        le=30 * 86400,
+        description="a webhook delivery is retried this long, then marked failed",
+    )
+    webhook_retry_base_seconds: float = Field(
+        30, gt=0, le=3600, description="first webhook retry delay (doubling each time)"
+    )
+    webhook_retry_cap_seconds: float = Field(
+        4 * 3600, gt=0, le=86400, description="longest delay between webhook retries"
+    )
+    webhook_timeout_seconds: float = Field(
+        10, gt=0, le=60, description="time a webhook receiver has to answer"
+    )
 
     def __init__(self, **data: Any) -> None:
         try:

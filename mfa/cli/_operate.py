@@ -167,6 +167,46 @@ async def enrollments_delete(api: InProcessClient, a: argparse.Namespace) -> Any
     return {"deleted": a.enrollment_id}
 
 
+async def events(api: InProcessClient, a: argparse.Namespace) -> Any:
+    page = await api.list_events(
+        a.tenant_id,
+        user_id=a.user_id,
+        type=a.type,
+        since=a.since,
+        cursor=a.cursor,
+        limit=a.limit,
+    )
+    if getattr(a, "json", False):
+        return page
+    return [
+        {k: e[k] for k in ("time", "type", "user_id", "method", "outcome", "error_code", "actor")}
+        for e in page["events"]
+    ]
+
+
+def _types(values: list[str]) -> list[str]:
+    return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+
+async def webhooks(api: InProcessClient, a: argparse.Namespace) -> Any:
+    verb = a.action.removeprefix("webhooks.")
+    if verb == "create":
+        return await api.create_webhook(a.tenant_id, a.url, _types(a.events))
+    if verb == "list":
+        return await api.list_webhooks(a.tenant_id)
+    if verb == "delete":
+        confirm(a, f"Delete webhook endpoint {a.webhook_id!r} and its queued deliveries?")
+        await api.delete_webhook(a.tenant_id, a.webhook_id)
+        return {"deleted": a.webhook_id}
+    if verb == "rotate-secret":
+        return {"secret": await api.rotate_webhook_secret(a.tenant_id, a.webhook_id)}
+    if verb == "test":
+        return await api.test_webhook(a.tenant_id, a.webhook_id)
+    if verb == "deliveries":
+        return await api.list_webhook_deliveries(a.tenant_id, a.webhook_id, status=a.status)
+    return await api.redeliver_webhook(a.tenant_id, a.webhook_id, a.delivery_id)
+
+
 HANDLERS: dict[str, Handler] = {
     "tenants.create": tenants_create,
     "tenants.list": tenants_list,
@@ -189,4 +229,17 @@ HANDLERS: dict[str, Handler] = {
     "enrollment-ticket": enrollment_ticket,
     "enrollments.list": enrollments_list,
     "enrollments.delete": enrollments_delete,
+    "events": events,
+    **{
+        f"webhooks.{verb}": webhooks
+        for verb in (
+            "create",
+            "list",
+            "delete",
+            "rotate-secret",
+            "test",
+            "deliveries",
+            "redeliver",
+        )
+    },
 }

@@ -221,4 +221,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _tenant(ed)
     ed.add_argument("enrollment_id", metavar="ENROLLMENT_ID", help="the enrollment's id (dev_…)")
+
+    # -- events (mfa.events): the audit trail and tenant webhooks
+    ev = b.command(sub, "events", "a tenant's audit trail, oldest first", "events")
+    _tenant(ev)
+    ev.add_argument("--user", dest="user_id", metavar="USER", help="only this user's events")
+    ev.add_argument("--type", metavar="TYPE", help="only this type (e.g. auth.failed)")
+    ev.add_argument("--since", metavar="TIME", help="from this RFC 3339 time (2026-11-30T12:00Z)")
+    ev.add_argument("--limit", type=int, default=100, help="at most this many (default: 100)")
+    ev.add_argument("--cursor", help="after this cursor (printed with --json as next_cursor)")
+
+    w = b.group(sub, "webhooks", "a tenant's webhook endpoints (Standard Webhooks)")
+    wc = b.command(
+        w, "create", "register an endpoint (its secret is shown once)", "webhooks.create"
+    )
+    _tenant(wc)
+    wc.add_argument("url", metavar="URL", help="https URL that receives the events")
+    wc.add_argument(
+        "--event",
+        action="append",
+        required=True,
+        dest="events",
+        metavar="TYPE[,TYPE…]",
+        help="event types to send: repeat the option or give a comma list",
+    )
+    _tenant(b.command(w, "list", "the tenant's endpoints", "webhooks.list"))
+    for verb, help_ in (
+        ("delete", "delete an endpoint and its queued deliveries"),
+        ("rotate-secret", "a new signing secret (the old one signs beside it for 24 h)"),
+        ("test", "send a webhook.test event now and show how it went"),
+        ("deliveries", "recent deliveries to an endpoint"),
+    ):
+        wp = b.command(w, verb, help_, f"webhooks.{verb}", destructive=verb == "delete")
+        _tenant(wp)
+        wp.add_argument("webhook_id", metavar="WEBHOOK_ID", help="the endpoint's id (ep_…)")
+        if verb == "deliveries":
+            wp.add_argument(
+                "--status", choices=("pending", "delivered", "failed"), help="only these"
+            )
+    wr = b.command(w, "redeliver", "queue a delivery again, due now", "webhooks.redeliver")
+    _tenant(wr)
+    wr.add_argument("webhook_id", metavar="WEBHOOK_ID", help="the endpoint's id (ep_…)")
+    wr.add_argument("delivery_id", metavar="DELIVERY_ID", help="the delivery's id (msg_…)")
     return p

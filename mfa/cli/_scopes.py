@@ -18,6 +18,8 @@ SCOPES: dict[str, str] = {
     "transactions:create": "issue request tokens and enrollment tickets (what a login needs)",
     "enrollments:read": "list a user's enrollments (phone numbers masked)",
     "enrollments:write": "delete an enrollment (reset a user's MFA), regenerate recovery codes",
+    "events:read": "read the audit trail, the webhook endpoints and their deliveries",
+    "webhooks:write": "register, test, rotate, delete webhook endpoints; redeliver",
 }
 
 

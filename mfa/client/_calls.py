@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -295,6 +295,68 @@ class _Calls:
             "primary_color": primary_color,
         }
         return self._key("PUT", path, dict, body)
+
+    # events: the audit trail and tenant webhooks (mfa.events) -------------------
+
+    def list_events(self, tenant_id: str, query: dict[str, str]) -> _Call[dict[str, Any]]:
+        path = f"/api/tenants/{_seg(tenant_id)}/events"
+        return self._key("GET", path + ("?" + urlencode(query) if query else ""), dict)
+
+    def _hook(self, tenant_id: str, webhook_id: str | None = None) -> str:
+        path = f"/api/tenants/{_seg(tenant_id)}/webhooks"
+        return path if webhook_id is None else f"{path}/{_seg(webhook_id)}"
+
+    def create_webhook(self, tenant_id: str, url: str, events: list[str]) -> _Call[dict[str, Any]]:
+        return self._key("POST", self._hook(tenant_id), dict, {"url": url, "events": events})
+
+    def list_webhooks(self, tenant_id: str) -> _Call[list[dict[str, Any]]]:
+        return self._key("GET", self._hook(tenant_id), lambda b: list(b["webhooks"]))
+
+    def delete_webhook(self, tenant_id: str, webhook_id: str) -> _Call[None]:
+        return self._key("DELETE", self._hook(tenant_id, webhook_id), _none)
+
+    def rotate_webhook_secret(self, tenant_id: str, webhook_id: str) -> _Call[str]:
+        path = self._hook(tenant_id, webhook_id) + "/secret-rotation"
+        return self._key("POST", path, lambda b: str(b["secret"]), {})
+
+    def test_webhook(self, tenant_id: str, webhook_id: str) -> _Call[dict[str, Any]]:
+        return self._key("POST", self._hook(tenant_id, webhook_id) + "/test", dict, {})
+
+    def list_webhook_deliveries(
+        self, tenant_id: str, webhook_id: str, status: str | None
+    ) -> _Call[list[dict[str, Any]]]:
+        path = self._hook(tenant_id, webhook_id) + "/deliveries"
+        if status is not None:
+            path += "?" + urlencode({"status": status})
+        return self._key("GET", path, lambda b: list(b["deliveries"]))
+
+    def redeliver_webhook(
+        self, tenant_id: str, webhook_id: str, delivery_id: str
+    ) -> _Call[dict[str, Any]]:
+        path = f"{self._hook(tenant_id, webhook_id)}/deliveries/{_seg(delivery_id)}/redelivery"
+        return self._key("POST", path, dict, {})
+
+
+def event_query(
+    user_id: str | None,
+    type: str | None,
+    since: str | datetime | None,
+    cursor: str | None,
+    limit: int | None,
+) -> dict[str, str]:
+    """The query of ``list_events`` (a datetime ``since`` as RFC 3339)."""
+    query: dict[str, str] = {}
+    if user_id is not None:
+        query["user_id"] = user_id
+    if type is not None:
+        query["type"] = type
+    if since is not None:
+        query["since"] = since.isoformat() if isinstance(since, datetime) else since
+    if cursor is not None:
+        query["cursor"] = cursor
+    if limit is not None:
+        query["limit"] = str(limit)
+    return query
 
 
 def _headers() -> dict[str, str]:

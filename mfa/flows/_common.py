@@ -97,12 +97,15 @@ async def accept(
     replay_key: str | None = None,
     step: int | None = None,
     extra: dict[str, Any] | None = None,
+    failure_code: str | None = None,
 ) -> AttemptOutcome:
     """Record a right answer and, in the same atomic step, accept the transaction
     with its result signature (unless the user is locked out, the step was
-    replayed or the transaction ended meanwhile)."""
+    replayed or the transaction ended meanwhile). The decision's event
+    (``failure_code`` names the error of a refusal) is written in that step too."""
     signature = ctx.sign_result(tx.tenant_id, tx.user_id, tx.txid, method)
-    return await ctx.ephemeral.record_attempt(
+    event = ctx.events.attempt(tx, method, failure_code or _WRONG_ANSWER.get(method, ""))
+    outcome = await ctx.ephemeral.record_attempt(
         tx.tenant_id,
         tx.txid,
         tx.user_id,
@@ -111,15 +114,32 @@ async def accept(
         replay_key=replay_key,
         replay_step=step,
         on_success={"state": TxState.ACCEPTED.value, "token": signature, **(extra or {})},
+        event=event,
     )
+    await ctx.events.settle(tx.tenant_id)
+    return outcome
 
 
-async def fail(ctx: Context, tx: Transaction, error: MFAError) -> NoReturn:
-    """Count a wrong answer and raise ``error`` (or the transaction's end)."""
+async def fail(
+    ctx: Context, tx: Transaction, error: MFAError, method: str | None = None
+) -> NoReturn:
+    """Count a wrong answer and raise ``error`` (or the transaction's end), with the
+    event of that decision written in the same atomic step."""
+    event = ctx.events.attempt(tx, method or error.method or "", error.code)
     outcome = await ctx.ephemeral.record_attempt(
-        tx.tenant_id, tx.txid, tx.user_id, ok=False, limits=ctx.limits
+        tx.tenant_id, tx.txid, tx.user_id, ok=False, limits=ctx.limits, event=event
     )
+    await ctx.events.settle(tx.tenant_id)
     raise refusal(tx, outcome, error)
+
+
+# The error a refused right answer comes out as (see refusal), by method.
+_WRONG_ANSWER: dict[str, str] = {
+    Factor.OTP: "invalid_otp",
+    Factor.SMS: "invalid_otp",
+    Factor.RECOVERY_CODE: "invalid_recovery_code",
+    Factor.PUSH: "invalid_token",
+}
 
 
 def refusal(tx: Transaction, outcome: AttemptOutcome, error: MFAError) -> MFAError:

@@ -29,6 +29,7 @@ from mfa.errors import (
     InvalidEnrollment,
     InvalidToken,
 )
+from mfa.events.record import Event, EventType
 from mfa.factors import device_keys, totp
 from mfa.flows._common import public_view, require_factor
 from mfa.names import Factor, Feature, TxKind, TxState
@@ -111,6 +112,15 @@ async def enroll(ctx: Context, ticket: str, device: Device, service_url: str) ->
     if not shown:  # the transaction expired meanwhile
         await ctx.durable.delete_enrollment(tenant_id, eid)
         raise EnrollmentTransactionNotFound()
+    confirmed = ctx.events.make(
+        tenant_id,
+        EventType.ENROLLMENT_CONFIRMED,
+        user_id=tx.user_id,
+        enrollment_id=eid,
+        method=Factor.PUSH.value,
+        outcome="accepted",
+    )
+    await ctx.events.record(confirmed)
     # Only tidying: the transaction already refuses this ticket.
     with contextlib.suppress(BackendUnavailable):
         await ctx.ephemeral.take_ticket("etx:" + ticket)
@@ -149,6 +159,9 @@ async def update_device(
         if updated is None:
             raise InvalidEnrollment()
         e = updated
+        # The names of what changed, never the values (a push token is a secret).
+        changed = sorted(k for k in changes if not k.startswith("pn_disabled"))
+        await ctx.events.record(_device_event(ctx, e, EventType.ENROLLMENT_UPDATED, changed))
     token = (
         ctx.sealer.unseal(e.tenant_id, e.enrollment_id, "push", e.push_token)
         if e.push_token is not None
@@ -168,6 +181,20 @@ async def delete_device(
     e = await _caller(ctx, credential, enrollment_id, audiences)
     if not await ctx.durable.delete_enrollment(e.tenant_id, e.enrollment_id):
         raise InvalidEnrollment()
+    await ctx.events.record(_device_event(ctx, e, EventType.ENROLLMENT_DELETED, None))
+
+
+def _device_event(ctx: Context, e: Enrollment, type: EventType, changed: list[str] | None) -> Event:
+    """An event the phone caused on its own enrollment."""
+    return ctx.events.make(
+        e.tenant_id,
+        type,
+        user_id=e.user_id,
+        enrollment_id=e.enrollment_id,
+        method=Factor.PUSH.value,
+        outcome="by_device",
+        data={"changed": changed} if changed else {},
+    )
 
 
 async def _caller(

@@ -37,6 +37,7 @@ from mfa.errors import (
     TooManyPn,
     TooManyPnPerTenant,
 )
+from mfa.events.record import EventType
 from mfa.factors import device_keys
 from mfa.flows._common import accept, gone, load_pending, refusal, require_factor
 from mfa.names import Channel, Factor, Feature, Quota, QuotaName, TxKind, TxState
@@ -104,6 +105,16 @@ async def send_push_notification(ctx: Context, token: str, origin: Origin) -> st
                 "pn_disabled_reason": str(reason)[:500],
             },
         )
+        disabled = ctx.events.make(
+            tx.tenant_id,
+            EventType.DEVICE_DISABLED,
+            user_id=tx.user_id,
+            enrollment_id=device.enrollment_id,
+            method=Factor.PUSH.value,
+            outcome="pn_disabled",
+            error_code=exc.code,
+        )
+        await ctx.events.record(disabled)
         raise
     return number
 
@@ -147,6 +158,17 @@ async def resolve_transaction(
             tx.tenant_id, tx.txid, state=TxState.REJECTED.value, data=data
         ):
             raise gone(tx.kind)
+        rejected = ctx.events.make(
+            tx.tenant_id,
+            EventType.AUTH_REJECTED,
+            user_id=tx.user_id,
+            enrollment_id=tx.data.get("enrollment_id"),
+            method=Factor.PUSH.value,
+            outcome="rejected",
+            # Only our own reason: the phone's is free text.
+            data={"reason": "number_mismatch"} if reason == "number_mismatch" else {},
+        )
+        await ctx.events.emit(rejected)
     # Answered: it no longer counts against the unanswered-push bound.
     if _unanswered_bound(tenant) is not None:
         await ctx.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.PN_UNANSWERED)
@@ -184,10 +206,12 @@ async def _consume(ctx: Context, tenant: Tenant, tx: Transaction) -> None:
             Quota(_UNBOUNDED, bound.window_seconds),
         )
         if not unanswered.granted:
-            raise TooManyPn(
+            fatigue = TooManyPn(
                 "Too many unanswered push notifications; answer one or wait.",
                 retry_after=unanswered.retry_after,
             )
+            await ctx.events.refused(tx, Factor.PUSH, fatigue)
+            raise fatigue
     decision = await ctx.ephemeral.consume_quota(
         tx.tenant_id,
         tx.user_id,
@@ -199,7 +223,9 @@ async def _consume(ctx: Context, tenant: Tenant, tx: Transaction) -> None:
         if bound is not None:
             await ctx.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.PN_UNANSWERED)
         cls = TooManyPn if decision.refused == "user" else TooManyPnPerTenant
-        raise cls(retry_after=decision.retry_after)
+        refusal = cls(retry_after=decision.retry_after)
+        await ctx.events.refused(tx, Factor.PUSH, refusal)
+        raise refusal
 
 
 async def _refund(ctx: Context, tenant: Tenant, tx: Transaction) -> None:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from mfa.context import Context
 from mfa.errors import InvalidRecoveryCode, InvalidRecoveryCodeFormat, NotEnrolled
+from mfa.events.record import EventType
 from mfa.factors import recovery
 from mfa.flows._common import accept, fail, load_pending, refusal, require_factor
 from mfa.names import Factor, TxKind
@@ -74,7 +75,7 @@ async def _check(ctx: Context, tx: Transaction, enrollment: Enrollment, code: st
             await _accept_or_refuse(ctx, tx)
             await _end_handover(ctx, tx.tenant_id, eid)
             return fresh
-    await fail(ctx, tx, InvalidRecoveryCode())
+    await fail(ctx, tx, InvalidRecoveryCode(), Factor.RECOVERY_CODE)
 
 
 async def _rotate(ctx: Context, tx: Transaction, old: str) -> str:
@@ -85,7 +86,8 @@ async def _rotate(ctx: Context, tx: Transaction, old: str) -> str:
     if not await ctx.durable.rotate_recovery_code(
         tx.tenant_id, eid, old, fresh_hash, sealed, _now(ctx)
     ):
-        await fail(ctx, tx, InvalidRecoveryCode())  # a racing use of this code won
+        # A racing use of this code won.
+        await fail(ctx, tx, InvalidRecoveryCode(), Factor.RECOVERY_CODE)
     try:
         await _accept_or_refuse(ctx, tx)
     except BackendUnavailable:
@@ -102,6 +104,15 @@ async def _accept_or_refuse(ctx: Context, tx: Transaction) -> None:
     outcome = await accept(ctx, tx, Factor.RECOVERY_CODE)
     if outcome is not AttemptOutcome.ACCEPTED:
         raise refusal(tx, outcome, InvalidRecoveryCode())
+    used = ctx.events.make(
+        tx.tenant_id,
+        EventType.RECOVERY_CODE_USED,
+        user_id=tx.user_id,
+        enrollment_id=tx.data.get("enrollment_id"),
+        method=Factor.RECOVERY_CODE.value,
+        outcome="accepted",
+    )
+    await ctx.events.emit(used)
 
 
 async def _end_handover(ctx: Context, tenant_id: str, enrollment_id: str) -> None:

@@ -66,7 +66,9 @@ async def _send_code(
     )
     if not decision.granted:
         cls = TooManySms if decision.refused == "user" else TooManySmsPerTenant
-        raise cls(retry_after=decision.retry_after)
+        refusal = cls(retry_after=decision.retry_after)
+        await ctx.events.refused(tx, Factor.SMS, refusal)
+        raise refusal
     length = tenant.sms_otp_length
     code = "".join(secrets.choice("0123456789") for _ in range(length))
     changes = {

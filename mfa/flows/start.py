@@ -12,6 +12,7 @@ from typing import Any
 
 from mfa.context import Context
 from mfa.errors import AlreadyEnrolled, FeatureDisabledByAdmin, InvalidToken, NoMethodAvailable
+from mfa.events.record import EventType
 from mfa.factors import recovery, totp
 from mfa.flows._common import public_view
 from mfa.names import ENROLLABLE, Feature, TxKind
@@ -50,6 +51,13 @@ async def start_flow(ctx: Context, credential: Credential) -> dict[str, Any]:
         await ctx.ephemeral.put_ticket(
             "etx:" + tx.data["etx"], {"tenant_id": tenant_id, "txid": txid}, ttl
         )
+        started = ctx.events.make(
+            tenant_id,
+            EventType.ENROLLMENT_STARTED,
+            user_id=user_id,
+            enrollment_id=tx.data["enrollment_id"],
+        )
+        await ctx.events.emit(started)
     body["transaction_token"] = ctx.tx_token(tenant_id, user_id, txid, TxKind(tx.kind))
     return body
 

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from mfa.admin import Admin
 from mfa.catalogue import catalogue_json
 from mfa.errors import ServiceUnavailable
+from mfa.http import events as events_routes
 from mfa.http import params
 from mfa.http.endpoint import Endpoint
 from mfa.http.views import (
@@ -420,4 +421,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         scope="factors:write",
         errors=(*_AUTH, *_T, *_BODY),
     ),
+    # --- events (mfa.events): the audit trail and tenant webhooks -------------------
+    *events_routes.ENDPOINTS,
 )

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mfa.errors import InternalError, InvalidBody, MFAError, NotFound, ServiceUnavailable
+from mfa.events.record import RequestMeta, reset_request_meta, set_request_meta
 from mfa.storage.base import BackendUnavailable, InvalidValue, SchemaOutdated
 
 log = logging.getLogger("mfa.http")
@@ -93,6 +94,22 @@ class ErrorBoundary:
         # (it builds a UUID object on every request).
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
+        # Where the request came from, for the events it causes (mfa.events).
+        client = scope.get("client")
+        agent = _header(scope, b"user-agent")
+        meta = set_request_meta(
+            RequestMeta(
+                request_id=request_id,
+                client_ip=str(client[0])[:64] if client else None,
+                user_agent=agent[:300] if agent else None,
+            )
+        )
+        try:
+            await self._handle(scope, receive, send, request_id)
+        finally:
+            reset_request_meta(meta)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = False
 
         async def send_with_id(message: Message) -> None:

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mfa.errors import FieldRequired, InvalidBearerFormat, InvalidBody, InvalidQueryString
+from mfa.events.record import request_meta
 from mfa.principals import Principal, authorize
 from mfa.schemas import Body
 from mfa.tokens import parse_authorization
@@ -74,6 +75,7 @@ async def _authorize(request: Request, scope: str) -> Principal:
     principal: Principal = await request.app.state.mfa.authenticator.authenticate(credential.value)
     tenant_id = request.path_params.get("tenant_id")
     authorize(principal, scope, None if tenant_id is None else str(tenant_id))
+    request_meta().actor = principal.key_id  # the acting key, on the events it causes
     return principal
 
 

@@ -24,6 +24,8 @@ PARAMETERS: dict[str, str] = {
     "key_id": "key_Hk3vJ9f2qWx0",
     "enrollment_id": "dev_4fGh8kLmN2pQ",
     "device_account_id": "dev_4fGh8kLmN2pQ",
+    "webhook_id": "ep_Tq8Zk2Vb7Lx1",
+    "delivery_id": "msg_5b0e1c9d2f7a4e6b8c3d1a0f9e8b7c6d",
 }
 # Path parameters whose example depends on the route.
 NAMES = {"set_factor": "sms", "set_feature": "enrollment"}
@@ -72,6 +74,14 @@ BODIES: dict[str, dict[str, Any]] = {
         "logo_url": "https://app.example.com/logo.svg",
         "primary_color": "#1a73e8",
     },
+    # events and webhooks (mfa.http.events)
+    "create_webhook": {
+        "url": "https://app.example.com/hooks/mfa",
+        "events": ["auth.failed", "user.locked"],
+    },
+    "rotate_secret": {},
+    "test_webhook": {},
+    "redeliver": {},
 }
 
 # The Authorization header each security scheme sends, as a shell variable.

@@ -20,10 +20,12 @@ into ``service_unavailable``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from mfa.events.record import Event, WebhookDelivery, WebhookEndpoint, WebhookSecret
 from mfa.names import DEFAULT_FACTORS, DEFAULT_FEATURES, DEFAULT_QUOTAS, Channel, Quota
 
 
@@ -223,6 +225,72 @@ class DurableStore(Protocol):
         Only for the phone's device-account calls, whose URL and credentials name
         the enrollment but not its tenant; the caller then proves it owns it."""
 
+    # ------------------------------------------------------------------ events
+    # (mfa.events: the audit trail and the webhook outbox; mfa.storage.sql_events)
+
+    async def insert_events(
+        self, batch: Sequence[Event], render: Callable[[Event], str], now: float
+    ) -> int:
+        """Store the events not stored yet (by id) and, in the same transaction, queue
+        one delivery (body ``render(event)``) per subscribed webhook endpoint of the
+        event's tenant. Returns how many were new."""
+
+    async def list_events(
+        self,
+        tenant_id: str,
+        *,
+        user_id: str | None = None,
+        type: str | None = None,
+        since: float | None = None,
+        after_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """In order of arrival (``seq``), after ``after_seq``."""
+
+    async def prune_events(self, before: float) -> int: ...
+
+    async def create_webhook(self, endpoint: WebhookEndpoint) -> None: ...
+
+    async def get_webhook(self, tenant_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    async def list_webhooks(self, tenant_id: str) -> list[WebhookEndpoint]: ...
+
+    async def delete_webhook(self, tenant_id: str, endpoint_id: str) -> bool: ...
+
+    async def set_webhook_secrets(
+        self, tenant_id: str, endpoint_id: str, secrets: Sequence[WebhookSecret]
+    ) -> bool: ...
+
+    async def add_delivery(self, delivery: WebhookDelivery) -> None: ...
+
+    async def claim_deliveries(
+        self, now: float, lease_seconds: float, limit: int
+    ) -> list[tuple[WebhookDelivery, WebhookEndpoint]]: ...
+
+    async def record_delivery_attempt(
+        self,
+        delivery_id: str,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt_at: float,
+        last_error: str | None,
+        last_status_code: int | None,
+        delivered_at: float | None,
+    ) -> None: ...
+
+    async def list_deliveries(
+        self, tenant_id: str, endpoint_id: str, *, status: str | None = None, limit: int = 100
+    ) -> list[WebhookDelivery]: ...
+
+    async def get_delivery(
+        self, tenant_id: str, endpoint_id: str, delivery_id: str
+    ) -> WebhookDelivery | None: ...
+
+    async def redeliver(
+        self, tenant_id: str, endpoint_id: str, delivery_id: str, now: float
+    ) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class RecoveryHandover:
@@ -283,6 +351,22 @@ class QuotaDecision:
     retry_after: int = 0  # seconds until the refusing counter frees up
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptEvent:
+    """The event :meth:`EphemeralStore.record_attempt` appends to the tenant's event
+    stream in the same atomic step as its decision, typed by that decision:
+    ``success_type`` when accepted, else ``failure_type`` with ``failure_code``
+    (and a ``user.locked`` event beside it when this attempt begins a lockout)."""
+
+    event_id: str
+    time: float
+    success_type: str
+    failure_type: str
+    failure_code: str
+    # user_id, enrollment_id, method, request_id, client_ip, user_agent, actor
+    fields: dict[str, str]
+
+
 @runtime_checkable
 class EphemeralStore(Protocol):
     async def open(self) -> None: ...
@@ -326,6 +410,7 @@ class EphemeralStore(Protocol):
         replay_key: str | None = None,
         replay_step: int | None = None,
         on_success: dict[str, Any] | None = None,
+        event: AttemptEvent | None = None,
     ) -> AttemptOutcome:
         """One atomic decision on a submitted code, in one round trip.
 
@@ -339,6 +424,8 @@ class EphemeralStore(Protocol):
         cleared: ACCEPTED. On a wrong code both the transaction's and the user's
         counters grow; reaching ``per_user`` starts the lockout window; reaching
         ``per_transaction`` deletes the transaction (KILLED), else INVALID.
+        With ``event``, the decision's event is appended to the tenant's event
+        stream in the same step (GONE appends none).
         """
 
     # one-time tickets: enrollment tickets, enrollment_tx_id → txid aliases
@@ -368,3 +455,18 @@ class EphemeralStore(Protocol):
 
     async def delete_tenant_data(self, tenant_id: str) -> None:
         """Drop everything kept for a deleted tenant."""
+
+    # events: a per-tenant stream of event records (mfa.events), appended to in the
+    # same atomic step as the decision they record, moved to the durable store by
+    # mfa.events.relay. Entries are flat maps of strings (Event.wire()).
+    async def append_event(self, tenant_id: str, fields: dict[str, str]) -> None: ...
+
+    async def read_events(
+        self, tenant_id: str, consumer: str, count: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Up to ``count`` entries not yet acknowledged: entries another consumer read
+        long ago and never acknowledged (it died) first, then new ones. An entry
+        may be read twice; the durable store inserts it once."""
+
+    async def ack_events(self, tenant_id: str, entry_ids: list[str]) -> None:
+        """The entries are in the durable store: forget them."""

@@ -20,6 +20,7 @@ from typing import Any
 from mfa.names import Channel, Quota
 from mfa.storage._shared import check_attempt_args, replay_mark_seconds
 from mfa.storage.base import (
+    AttemptEvent,
     AttemptLimits,
     AttemptOutcome,
     QuotaDecision,
@@ -49,10 +50,15 @@ class MemoryEphemeralStore:
     processes would each have their own: use Redis for anything but one process.
     """
 
+    # Events are written to the durable store in the request that made them
+    # (mfa.events.sink), not later by a relay: nothing outlives this process anyway.
+    in_process = True
+
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._data: dict[_Key, _Entry] = {}
         self._next_sweep = 0.0
+        self._events = _EventLog()
 
     async def open(self) -> None:
         return None
@@ -143,6 +149,7 @@ class MemoryEphemeralStore:
         replay_key: str | None = None,
         replay_step: int | None = None,
         on_success: dict[str, Any] | None = None,
+        event: AttemptEvent | None = None,
     ) -> AttemptOutcome:
         check_attempt_args(replay_key, replay_step, on_success)
         tx_key = (tenant_id, "tx", txid)
@@ -150,6 +157,7 @@ class MemoryEphemeralStore:
         if tx is None or tx.state != "pending":
             return AttemptOutcome.GONE
         if self._get((tenant_id, "lock", user_id)) is not None:
+            self._events.decided(tenant_id, event, AttemptOutcome.LOCKED)
             return AttemptOutcome.LOCKED
         now = self._clock()
         replay = (tenant_id, "replay", replay_key)
@@ -162,6 +170,7 @@ class MemoryEphemeralStore:
                 self._set(replay, replay_step, now + replay_mark_seconds(limits.lockout_seconds))
             _apply(tx, on_success or {})
             self._data.pop((tenant_id, "fail", user_id), None)
+            self._events.decided(tenant_id, event, AttemptOutcome.ACCEPTED)
             return AttemptOutcome.ACCEPTED
         # A wrong code, or a replayed one: both count.
         tx.attempts += 1
@@ -171,13 +180,17 @@ class MemoryEphemeralStore:
             self._set(fail, fails, now + limits.lockout_seconds)
         else:
             self._data[fail].value = fails  # keeps the window that the first failure opened
+        outcome = AttemptOutcome.REPLAY if replayed else AttemptOutcome.INVALID
+        if tx.attempts >= limits.per_transaction:
+            outcome = AttemptOutcome.KILLED
+        self._events.decided(tenant_id, event, outcome)
         if fails >= limits.per_user:
             self._set((tenant_id, "lock", user_id), True, now + limits.lockout_seconds)
             self._data.pop(fail, None)
-        if tx.attempts >= limits.per_transaction:
+            self._events.locked(tenant_id, event, limits.lockout_seconds)
+        if outcome is AttemptOutcome.KILLED:
             self._data.pop(tx_key, None)
-            return AttemptOutcome.KILLED
-        return AttemptOutcome.REPLAY if replayed else AttemptOutcome.INVALID
+        return outcome
 
     # ------------------------------------------------------------------ tickets
 
@@ -242,6 +255,79 @@ class MemoryEphemeralStore:
     async def delete_tenant_data(self, tenant_id: str) -> None:
         for key in [k for k in self._data if k[0] == tenant_id]:
             del self._data[key]
+        self._events.drop(tenant_id)
+
+    # ------------------------------------------------------------------ events
+
+    async def append_event(self, tenant_id: str, fields: dict[str, str]) -> None:
+        self._events.append(tenant_id, fields)
+
+    async def read_events(
+        self, tenant_id: str, consumer: str, count: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        return self._events.read(tenant_id, count)
+
+    async def ack_events(self, tenant_id: str, entry_ids: list[str]) -> None:
+        self._events.ack(tenant_id, entry_ids)
+
+
+class _EventLog:
+    """Per-tenant lists of event entries, like the Redis store's streams (one
+    process: no consumer group needed; an entry stays until acknowledged)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, dict[str, str]]] = {}
+        self._next = 0
+
+    def append(self, tenant_id: str, fields: dict[str, str]) -> None:
+        self._next += 1
+        self._entries.setdefault(tenant_id, {})[str(self._next)] = dict(fields)
+
+    def decided(self, tenant_id: str, event: AttemptEvent | None, outcome: AttemptOutcome) -> None:
+        if event is None:
+            return
+        accepted = outcome is AttemptOutcome.ACCEPTED
+        self.append(
+            tenant_id,
+            {
+                "id": event.event_id,
+                "type": event.success_type if accepted else event.failure_type,
+                "time": repr(event.time),
+                "outcome": outcome.value,
+                "error_code": "" if accepted else event.failure_code,
+                "data": "",
+                **event.fields,
+            },
+        )
+
+    def locked(self, tenant_id: str, event: AttemptEvent | None, lockout_seconds: int) -> None:
+        if event is None:
+            return
+        until = event.time + lockout_seconds
+        self.append(
+            tenant_id,
+            {
+                "id": event.event_id + ".lock",
+                "type": "user.locked",
+                "time": repr(event.time),
+                "outcome": AttemptOutcome.LOCKED.value,
+                "error_code": event.failure_code,
+                "data": json.dumps({"locked_until": round(until, 3)}),
+                **event.fields,
+            },
+        )
+
+    def read(self, tenant_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        entries = self._entries.get(tenant_id, {})
+        return [(k, dict(v)) for k, v in list(entries.items())[:count]]
+
+    def ack(self, tenant_id: str, entry_ids: list[str]) -> None:
+        entries = self._entries.get(tenant_id, {})
+        for entry_id in entry_ids:
+            entries.pop(entry_id, None)
+
+    def drop(self, tenant_id: str) -> None:
+        self._entries.pop(tenant_id, None)
 
 
 def _apply(tx: Transaction, changes: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ Key layout (``P`` is the prefix, ``T`` the tenant id)::
     P:{T}:quota:<channel>:user:<user>  fixed-window send counters
     P:{T}:quota:<channel>:tenant
     P:{T}:ticket:<id>                  one-time tickets whose id names T after a dot
+    P:{T}:events                       the tenant's event stream (mfa.events), group "mover"
     P:ticket:<id>                      other one-time tickets (global)
 
 The tenant id sits in a hash tag, so on Redis Cluster all keys of one tenant live
@@ -30,17 +31,15 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any, cast
 
-import redis.asyncio as aioredis
 import redis.exceptions as redis_exc
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.maint_notifications import MaintNotificationsConfig
 
 from mfa.names import Channel, Quota
 from mfa.storage._shared import check_attempt_args, replay_mark_seconds
 from mfa.storage.base import (
+    AttemptEvent,
     AttemptLimits,
     AttemptOutcome,
+    BackendUnavailable,
     QuotaDecision,
     Transaction,
     TxState,
@@ -50,10 +49,15 @@ from mfa.storage.redis_lanes import (
     ClusterLanes,
     Lanes,
     cluster_nodes,
+    make_lanes,
     map_redis_errors,
 )
 
 __all__ = ["CLUSTER_SCHEME", "RedisEphemeralStore", "cluster_nodes", "map_redis_errors"]
+
+
+# The CLIENT SETNAME of the event relay's connections.
+RELAY_CLIENT_NAME = "mfa-events-relay"
 
 
 class _Script:
@@ -113,39 +117,29 @@ class RedisEphemeralStore:
     """
 
     def __init__(
-        self, url: str, *, prefix: str = "mfa", timeout: float = 2.0, max_connections: int = 50
+        self,
+        url: str,
+        *,
+        prefix: str = "mfa",
+        timeout: float = 2.0,
+        max_connections: int = 50,
+        event_claim_idle_seconds: float = 30.0,
     ) -> None:
         self.prefix = prefix
         self.timeout = timeout
-        self._lanes: Lanes | ClusterLanes
-        if url.startswith(CLUSTER_SCHEME):
-            self._lanes = ClusterLanes(url, timeout=timeout, limit=max_connections)
-        else:
-            pool = aioredis.ConnectionPool.from_url(
-                url,
-                decode_responses=True,
-                # No socket_timeout (redis-py 8 defaults to 5 s): every call already
-                # runs under map_redis_errors' deadline, and redis-py would add an
-                # asyncio.wait_for task to each send and an asyncio.timeout to each read.
-                socket_timeout=None,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
-                # No periodic PING before a command (a round trip, and a check on every
-                # command): a connection the server closed is noticed without it, before
-                # use, and a dead one fails within the deadline anyway.
-                health_check_interval=0,
-                # With maintenance notifications on (a Redis Enterprise feature, "auto"
-                # by default), a connection the server closed is not checked, and the
-                # first call after a Redis restart would fail.
-                maint_notifications_config=MaintNotificationsConfig(enabled=False),
-            )
-            # Only a factory: each call is one command on a lane, with these settings.
-            self._lanes = Lanes(pool.make_connection, max_connections)
+        # An event entry read this long ago and not acknowledged: its relay died.
+        self.event_claim_idle_ms = max(1, int(event_claim_idle_seconds * 1000))
+        self._lanes = make_lanes(url, timeout, max_connections, None)
+        # The event relay's own connections (mfa.events.relay), named so: its reads
+        # of whole streams never hold a lane a request waits for, and it is told
+        # apart from the request path in CLIENT LIST (and by the round-trip counts).
+        self._relay_lanes = make_lanes(url, timeout, 2, RELAY_CLIENT_NAME)
         self._create = _script("create_transaction.lua")
         self._update = _script("update_transaction.lua")
         self._attempt = _script("record_attempt.lua")
         self._consume = _script("consume_quota.lua")
         self._refund = _script("refund_quota.lua")
+        self._ack_events = _script("ack_events.lua")
 
     async def _run(self, what: str, *args: str | int) -> Any:
         """One command, one round trip, under one deadline (connection wait included)."""
@@ -153,16 +147,26 @@ class RedisEphemeralStore:
             return await self._lanes.execute(*args)
 
     async def _eval(
-        self, what: str, script: _Script, keys: list[str], args: Sequence[str | int]
+        self,
+        what: str,
+        script: _Script,
+        keys: list[str],
+        args: Sequence[str | int],
+        lanes: Lanes | ClusterLanes | None = None,
     ) -> Any:
+        on = self._lanes if lanes is None else lanes
         async with map_redis_errors(self.timeout, what):
             try:
-                return await self._lanes.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+                return await on.execute("EVALSHA", script.sha, len(keys), *keys, *args)
             except redis_exc.NoScriptError:
                 # A new or restarted server (or node): EVAL sends the source, runs it and
                 # caches it there, in one round trip; never run twice (it did not run
                 # the first time). On a cluster it goes to the node of the keys' slot.
-                return await self._lanes.execute("EVAL", script.source, len(keys), *keys, *args)
+                return await on.execute("EVAL", script.source, len(keys), *keys, *args)
+
+    async def _relay_run(self, what: str, *args: str | int) -> Any:
+        async with map_redis_errors(self.timeout, what):
+            return await self._relay_lanes.execute(*args)
 
     def _guard(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
         return map_redis_errors(self.timeout, what)
@@ -175,6 +179,7 @@ class RedisEphemeralStore:
 
     async def close(self) -> None:
         await self._lanes.close()
+        await self._relay_lanes.close()
 
     async def ping(self) -> None:
         await self._run("ping", "PING")
@@ -236,6 +241,7 @@ class RedisEphemeralStore:
         replay_key: str | None = None,
         replay_step: int | None = None,
         on_success: dict[str, Any] | None = None,
+        event: AttemptEvent | None = None,
     ) -> AttemptOutcome:
         check_attempt_args(replay_key, replay_step, on_success)
         tx_key = self._key(tenant_id, "tx", txid)
@@ -244,7 +250,9 @@ class RedisEphemeralStore:
             self._key(tenant_id, "fail", user_id),
             self._key(tenant_id, "lock", user_id),
             tx_key if replay_key is None else self._key(tenant_id, "replay", replay_key),
+            self._key(tenant_id, "events"),
         ]
+        event_args = _event_args(event)
         args = [
             "1" if ok else "0",
             str(limits.per_transaction),
@@ -253,6 +261,8 @@ class RedisEphemeralStore:
             "0" if replay_key is None else "1",
             str(replay_step or 0),
             str(replay_mark_seconds(limits.lockout_seconds)),
+            str(len(event_args)),
+            *event_args,
             *_tx_fields(on_success or {}),
         ]
         outcome = await self._eval("record_attempt", self._attempt, keys, args)
@@ -324,6 +334,114 @@ class RedisEphemeralStore:
             keys = await self._lanes.scan(pattern)
         for start in range(0, len(keys), 500):
             await self._run("delete_tenant_data", "UNLINK", *keys[start : start + 500])
+
+    # ------------------------------------------------------------------ events
+    # P:{T}:events is a Redis Stream per tenant (one slot with the tenant's other
+    # keys, so record_attempt can append to it). The consumer group "mover" is the
+    # set of relays (mfa.events.relay): each entry goes to one of them, stays
+    # pending until acknowledged, and is claimed by another relay if its reader
+    # died. Acknowledged entries are deleted: the stream holds only what is still
+    # on its way to the durable store.
+
+    async def append_event(self, tenant_id: str, fields: dict[str, str]) -> None:
+        flat = [item for pair in fields.items() for item in pair]
+        await self._run("append_event", "XADD", self._key(tenant_id, "events"), "*", *flat)
+
+    async def read_events(
+        self, tenant_id: str, consumer: str, count: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        key = self._key(tenant_id, "events")
+        try:
+            return await self._read_events(key, consumer, count)
+        except BackendUnavailable:
+            raise
+        except redis_exc.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        # First read of this stream: the group starts at the stream's beginning, so
+        # entries appended before it existed are moved too.
+        with contextlib.suppress(redis_exc.ResponseError):  # BUSYGROUP: a racing relay
+            await self._relay_run("read_events", "XGROUP", "CREATE", key, _GROUP, "0", "MKSTREAM")
+        return await self._read_events(key, consumer, count)
+
+    async def _read_events(
+        self, key: str, consumer: str, count: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        # Entries a dead relay read and never acknowledged, then new ones.
+        claimed = await self._relay_run(
+            "read_events",
+            "XAUTOCLAIM",
+            key,
+            _GROUP,
+            consumer,
+            self.event_claim_idle_ms,
+            "0-0",
+            "COUNT",
+            count,
+        )
+        entries = _entries(claimed[1])
+        if len(entries) < count:
+            fresh = await self._relay_run(
+                "read_events",
+                "XREADGROUP",
+                "GROUP",
+                _GROUP,
+                consumer,
+                "COUNT",
+                count - len(entries),
+                "STREAMS",
+                key,
+                ">",
+            )
+            for _stream, items in _streams(fresh):
+                entries += _entries(items)
+        return entries
+
+    async def ack_events(self, tenant_id: str, entry_ids: list[str]) -> None:
+        if not entry_ids:
+            return
+        key = self._key(tenant_id, "events")
+        await self._eval(
+            "ack_events", self._ack_events, [key], [_GROUP, *entry_ids], self._relay_lanes
+        )
+
+
+_GROUP = "mover"
+
+
+def _event_args(event: AttemptEvent | None) -> list[str]:
+    if event is None:
+        return []
+    flat = [item for pair in event.fields.items() for item in pair]
+    return [
+        event.success_type,
+        event.failure_type,
+        event.failure_code,
+        event.event_id,
+        repr(event.time),
+        *flat,
+    ]
+
+
+def _entries(items: Any) -> list[tuple[str, dict[str, str]]]:
+    out: list[tuple[str, dict[str, str]]] = []
+    for item in items or []:
+        if item is None:
+            continue
+        entry_id, raw = item[0], item[1]
+        if raw is None:  # deleted while pending
+            continue
+        fields = raw if isinstance(raw, dict) else dict(zip(raw[::2], raw[1::2], strict=True))
+        out.append((str(entry_id), fields))
+    return out
+
+
+def _streams(reply: Any) -> list[tuple[str, Any]]:
+    if not reply:
+        return []
+    if isinstance(reply, dict):  # RESP3
+        return list(reply.items())
+    return [(item[0], item[1]) for item in reply]
 
 
 def ticket_shard(ticket_id: str) -> str | None:

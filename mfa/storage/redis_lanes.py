@@ -16,15 +16,24 @@ from typing import Any
 from urllib.parse import unquote
 
 import hiredis
+import redis.asyncio as aioredis
 import redis.exceptions as redis_exc
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.maint_notifications import MaintNotificationsConfig
 
 from mfa.storage.base import BackendUnavailable
 
-__all__ = ["CLUSTER_SCHEME", "ClusterLanes", "Lanes", "cluster_nodes", "map_redis_errors"]
+__all__ = [
+    "CLUSTER_SCHEME",
+    "ClusterLanes",
+    "Lanes",
+    "cluster_nodes",
+    "make_lanes",
+    "map_redis_errors",
+]
 
 # MFA_REDIS_URL=redis+cluster://host:port[,host:port…] selects Redis Cluster.
 CLUSTER_SCHEME = "redis+cluster://"
@@ -139,7 +148,9 @@ class ClusterLanes:
 
     __slots__ = ("_client", "_free", "_ready", "_seeds")
 
-    def __init__(self, url: str, *, timeout: float, limit: int) -> None:
+    def __init__(
+        self, url: str, *, timeout: float, limit: int, client_name: str | None = None
+    ) -> None:
         nodes, username, password = cluster_nodes(url)
         self._seeds = [ClusterNode(host, port) for host, port in nodes]
         self._client = RedisCluster(
@@ -153,6 +164,7 @@ class ClusterLanes:
             # Slots of the nodes that answer keep serving while one node is down.
             require_full_coverage=False,
             max_connections=limit,
+            client_name=client_name,
         )
         # The cluster client refuses a command at once when a node's connections are
         # all busy; under a burst, calls wait here for a turn instead (within their
@@ -208,3 +220,33 @@ def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], str | None, str | No
             raise ValueError(f"not a cluster node (host:port): {item!r}")
         nodes.append((host.strip("[]"), int(port)))
     return nodes, username, password
+
+
+def make_lanes(
+    url: str, timeout: float, limit: int, client_name: str | None = None
+) -> Lanes | ClusterLanes:
+    """Lanes for ``url``: a cluster for ``redis+cluster://``, else one server.
+    ``client_name`` names the connections (CLIENT SETNAME), to tell uses apart."""
+    if url.startswith(CLUSTER_SCHEME):
+        return ClusterLanes(url, timeout=timeout, limit=limit, client_name=client_name)
+    pool = aioredis.ConnectionPool.from_url(
+        url,
+        decode_responses=True,
+        # No socket_timeout (redis-py 8 defaults to 5 s): every call already runs
+        # under map_redis_errors' deadline, and redis-py would add an
+        # asyncio.wait_for task to each send and an asyncio.timeout to each read.
+        socket_timeout=None,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        # No periodic PING before a command (a round trip, and a check on every
+        # command): a connection the server closed is noticed without it, before
+        # use, and a dead one fails within the deadline anyway.
+        health_check_interval=0,
+        # With maintenance notifications on (a Redis Enterprise feature, "auto" by
+        # default), a connection the server closed is not checked, and the first
+        # call after a Redis restart would fail.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        client_name=client_name,
+    )
+    # Only a factory: each call is one command on a lane, with these settings.
+    return Lanes(pool.make_connection, limit)

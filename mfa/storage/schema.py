@@ -121,6 +121,82 @@ enrollments = sa.Table(
 )
 
 
+# --------------------------------------------------------------------------- events
+# (migration 0005: the audit trail and tenant webhooks, mfa.events)
+
+# BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements there).
+_Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# No foreign key to tenants: the audit trail of a deleted tenant is kept until the
+# retention ends, and an event moved late (after the tenant's deletion) still lands.
+events = sa.Table(
+    "events",
+    metadata,
+    # The order of arrival in this table: the cursor of GET /events. Events moved
+    # late get a later seq than events written before, so a cursor misses none.
+    sa.Column("seq", _Seq, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("time", UtcDateTime, nullable=False),
+    sa.Column("user_id", sa.Text, nullable=True),
+    sa.Column("enrollment_id", sa.String(64), nullable=True),
+    sa.Column("method", sa.String(32), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=True),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("client_ip", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.Text, nullable=True),
+    sa.Column("actor", sa.String(64), nullable=True),
+    sa.Column("data", sa.JSON, nullable=True),
+    sa.Index("ix_events_tenant_seq", "tenant_id", "seq"),
+    sa.Index("ix_events_time", "time"),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("endpoint_id", sa.String(64), primary_key=True),
+    sa.Column(
+        "tenant_id",
+        sa.String(64),
+        sa.ForeignKey("tenants.tenant_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),
+    # [{"sealed": base64 AES-GCM blob, "expires_at": epoch | null}], newest first.
+    sa.Column("secrets", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column(
+        "endpoint_id",
+        sa.String(64),
+        sa.ForeignKey("webhook_endpoints.endpoint_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+
 # --------------------------------------------------------------------------- Alembic
 
 

@@ -36,6 +36,7 @@ from mfa.storage.sql_engine import (
     map_db_errors,
     upgrade,
 )
+from mfa.storage.sql_events import SqlEvents
 from mfa.storage.sql_recovery import SqlRecovery
 
 __all__ = [
@@ -126,7 +127,7 @@ def _tenant_is(table: sa.Table, tenant_id: str | None) -> sa.ColumnElement[bool]
     return column.is_(None) if tenant_id is None else column == tenant_id
 
 
-class SqlDurableStore(SqlRecovery):
+class SqlDurableStore(SqlRecovery, SqlEvents):
     """:class:`~mfa.storage.base.DurableStore` on SQLAlchemy Core, SQLite or PostgreSQL.
 
     ``url`` is a SQLAlchemy async URL (``sqlite+aiosqlite:///mfa.db``,
@@ -134,7 +135,8 @@ class SqlDurableStore(SqlRecovery):
     schema is behind the code (:class:`SchemaOutdated`) unless ``migrate`` is set,
     in which case it upgrades it. Every call is bounded by ``timeout`` seconds.
     Connections: :mod:`mfa.storage.sql_engine`; the recovery handover and TOTP
-    steps: :mod:`mfa.storage.sql_recovery`.
+    steps: :mod:`mfa.storage.sql_recovery`; events and webhooks:
+    :mod:`mfa.storage.sql_events`.
     """
 
     # ------------------------------------------------------------------ tenants

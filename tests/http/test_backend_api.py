@@ -228,7 +228,13 @@ async def test_every_backend_route_checks_its_declared_scope_before_any_effect(
             continue
         assert ep.scope is not None
         path = ep.path.format(
-            tenant_id="acme", key_id="key_x", name="otp", user_id="u", enrollment_id="dev_x"
+            tenant_id="acme",
+            key_id="key_x",
+            name="otp",
+            user_id="u",
+            enrollment_id="dev_x",
+            webhook_id="ep_x",
+            delivery_id="msg_x",
         )
         if ep.scope == "factors:write" and ep.path.endswith("/factors/{name}"):
             body: Any = {"enabled": False}

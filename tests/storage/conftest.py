@@ -196,7 +196,9 @@ async def pg_migrated(pg_databases: PgDatabases) -> str:
 async def empty_pg_tables(database: str) -> None:
     conn = await asyncpg.connect(f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}")
     try:
-        await conn.execute("TRUNCATE enrollments, api_keys, tenants")
+        await conn.execute(
+            "TRUNCATE enrollments, api_keys, tenants, events, webhook_endpoints, webhook_deliveries"
+        )
     finally:
         await conn.close()
 
