@@ -22,6 +22,7 @@ from mfa.errors import FeatureDisabled
 from mfa.factors.recovery import RecoveryHasher
 from mfa.keys import KeyMaterial
 from mfa.names import Factor, TxKind
+from mfa.sandbox import SandboxOutbox, SandboxPushTransport, SandboxSmsTransport
 from mfa.sealing import Sealer
 from mfa.settings import Settings
 from mfa.storage.base import AttemptLimits, DurableStore, EphemeralStore, Tenant
@@ -45,6 +46,9 @@ class Context:
     sealer: Sealer
     totp_steps: TotpStepLog
     limits: AttemptLimits = field(init=False)
+    sandbox_outbox: SandboxOutbox = field(init=False)
+    _sandbox_sms: SmsTransport = field(init=False, repr=False)
+    _sandbox_push: PushTransport = field(init=False, repr=False)
     _sms_secret: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -57,6 +61,20 @@ class Context:
         self._sms_secret = hmac.new(
             self.keys.signing.newest.hmac_secret, b"sms codes", hashlib.sha256
         ).digest()
+        self.sandbox_outbox = SandboxOutbox(self.ephemeral, self.clock)
+        self._sandbox_sms = SandboxSmsTransport(self.sandbox_outbox)
+        self._sandbox_push = SandboxPushTransport(self.sandbox_outbox)
+
+    # ------------------------------------------------------------------ delivery
+
+    def sms_for(self, tenant: Tenant) -> SmsTransport:
+        """The tenant's SMS transport: the sandbox's for a sandbox tenant, which
+        never reaches the configured provider (mfa.sandbox)."""
+        return self._sandbox_sms if tenant.sandbox else self.sms
+
+    def push_for(self, tenant: Tenant) -> PushTransport:
+        """The tenant's push transport, as :meth:`sms_for`."""
+        return self._sandbox_push if tenant.sandbox else self.push
 
     # ------------------------------------------------------------------ factors
 

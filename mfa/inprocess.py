@@ -87,11 +87,14 @@ class InProcessClient:
 
     # backend API ------------------------------------------------------------
 
-    async def create_tenant(self, tenant_id: str, name: str) -> dict[str, Any]:
+    async def create_tenant(
+        self, tenant_id: str, name: str, *, sandbox: bool = False
+    ) -> dict[str, Any]:
         from mfa.http.views import tenant_view
 
-        b = _check(CreateTenantBody, tenant_id=tenant_id, name=name)
-        return _json(tenant_view(await (await self._admin()).create_tenant(b.tenant_id, b.name)))
+        b = _check(CreateTenantBody, tenant_id=tenant_id, name=name, sandbox=sandbox)
+        admin = await self._admin()
+        return _json(tenant_view(await admin.create_tenant(b.tenant_id, b.name, sandbox=b.sandbox)))
 
     async def get_tenant(self, tenant_id: str) -> dict[str, Any]:
         from mfa.http.views import tenant_view

@@ -66,7 +66,7 @@ def _plain(value: Any) -> Any:
 
 
 async def tenants_create(api: InProcessClient, a: argparse.Namespace) -> Any:
-    return await api.create_tenant(a.tenant_id, a.name)
+    return await api.create_tenant(a.tenant_id, a.name, sandbox=a.sandbox)
 
 
 async def tenants_list(api: InProcessClient, a: argparse.Namespace) -> Any:

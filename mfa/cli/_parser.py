@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = b.command(t, "create", "create a tenant", "tenants.create")
     c.add_argument("tenant_id", metavar="TENANT", help="new id: a-z, 0-9, _ and -, 1-64 chars")
     c.add_argument("--name", required=True, help="display name")
+    c.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="a sandbox tenant: no message leaves the service (docs/errors.md)",
+    )
     b.command(t, "list", "list tenants", "tenants.list")
     _tenant(b.command(t, "show", "a tenant with its settings", "tenants.show"))
     _tenant(

@@ -76,9 +76,13 @@ class AsyncClient:
 
     # backend API ------------------------------------------------------------
 
-    async def create_tenant(self, tenant_id: str, name: str) -> dict[str, Any]:
-        """Create a tenant (operator key, ``tenants:write``); answers its settings."""
-        return await self._run(self._calls.create_tenant(tenant_id, name))
+    async def create_tenant(
+        self, tenant_id: str, name: str, *, sandbox: bool = False
+    ) -> dict[str, Any]:
+        """Create a tenant (operator key, ``tenants:write``); answers its settings.
+        ``sandbox``: no message leaves the service, magic inputs answer every code
+        (docs/errors.md)."""
+        return await self._run(self._calls.create_tenant(tenant_id, name, sandbox))
 
     async def get_tenant(self, tenant_id: str) -> dict[str, Any]:
         """The tenant with its factor toggles, features, quotas and SMS code length."""

@@ -145,8 +145,10 @@ class _Calls:
 
     # backend API ------------------------------------------------------------
 
-    def create_tenant(self, tenant_id: str, name: str) -> _Call[dict[str, Any]]:
-        body = {"tenant_id": tenant_id, "name": name}
+    def create_tenant(
+        self, tenant_id: str, name: str, sandbox: bool = False
+    ) -> _Call[dict[str, Any]]:
+        body = {"tenant_id": tenant_id, "name": name, "sandbox": sandbox}
         return self._key("POST", "/api/tenants", dict, body)
 
     def get_tenant(self, tenant_id: str) -> _Call[dict[str, Any]]:

@@ -70,9 +70,9 @@ class Client:
 
     # backend API ------------------------------------------------------------
 
-    def create_tenant(self, tenant_id: str, name: str) -> dict[str, Any]:
+    def create_tenant(self, tenant_id: str, name: str, *, sandbox: bool = False) -> dict[str, Any]:
         """See :meth:`AsyncClient.create_tenant`."""
-        return self._run(self._calls.create_tenant(tenant_id, name))
+        return self._run(self._calls.create_tenant(tenant_id, name, sandbox))
 
     def get_tenant(self, tenant_id: str) -> dict[str, Any]:
         """See :meth:`AsyncClient.get_tenant`."""

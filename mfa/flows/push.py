@@ -88,7 +88,7 @@ async def send_push_notification(ctx: Context, token: str, origin: Origin) -> st
     payload = _payload(device, txtkn, challenge, origin, ctx.clock(), number is not None)
     message = PushMessage(device.push_service, push_token, payload, tx.tenant_id)
     try:
-        await ctx.push.send(message)
+        await ctx.push_for(tenant).send(message)
     except PnEndpointDisabled as exc:
         # Refund first, then mark: the refund is true on its own (nothing was
         # delivered). Should the mark fail (database down), the next send finds the

@@ -85,7 +85,7 @@ async def _send_code(
         tenant_id=tx.tenant_id,
     )
     try:
-        await ctx.sms.send(message)
+        await ctx.sms_for(tenant).send(message)
     except InvalidPhoneNumber:
         await ctx.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.SMS)
         raise

@@ -12,6 +12,7 @@ from mfa.admin import Admin
 from mfa.catalogue import catalogue_json
 from mfa.errors import ServiceUnavailable
 from mfa.http import params
+from mfa.http import sandbox as sandbox_routes
 from mfa.http.endpoint import Endpoint
 from mfa.http.views import (
     api_key_view,
@@ -80,7 +81,8 @@ def _param(request: Request, name: str) -> str:
 
 
 async def create_tenant(request: Request, body: CreateTenantBody) -> TenantResponse:
-    return tenant_view(await _admin(request).create_tenant(body.tenant_id, body.name))
+    admin = _admin(request)
+    return tenant_view(await admin.create_tenant(body.tenant_id, body.name, sandbox=body.sandbox))
 
 
 async def list_tenants(request: Request, _: None) -> TenantList:
@@ -418,4 +420,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         scope="factors:write",
         errors=(*_AUTH, *_T, *_BODY),
     ),
+    # --- sandbox tenants (mfa.sandbox) -----------------------------------------------
+    *sandbox_routes.ENDPOINTS,
 )

@@ -67,6 +67,9 @@ class Tenant:
     sms_otp_length: int = 6  # digits of SMS codes (factor_settings.phone.otp_length)
     created_at: datetime | None = None
     hosted_pages: HostedPages = field(default_factory=HostedPages)
+    # A sandbox tenant (set at creation, never changed): its messages go to the
+    # sandbox outbox and it answers the documented magic inputs (mfa.sandbox).
+    sandbox: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,7 @@ tenants = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     # {"allowed_return_urls": [...], "logo_url", "primary_color"}; NULL: never set.
     sa.Column("hosted_pages", sa.JSON, nullable=True),
+    sa.Column("sandbox", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 api_keys = sa.Table(
