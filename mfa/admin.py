@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mfa.context import Context
+from mfa.enrollment_status import EnrollmentStatus
+from mfa.enrollment_status import derive as derive_status
 from mfa.errors import (
     FeatureDisabled,
     InsufficientScope,
@@ -231,3 +233,15 @@ class Admin:
         if not tenant.sandbox:
             raise NotFound("The tenant is not a sandbox tenant: its messages are delivered.")
         return await self._ctx.sandbox_outbox.read(tenant_id, recipient)
+
+    # ------------------------------------------------------------------ status
+
+    async def enrollment_status(self, tenant_id: str, user_id: str) -> EnrollmentStatus:
+        """The user's enrollment with its derived status, last error and last use
+        (mfa.enrollment_status); ``not_enrolled`` when the user has none."""
+        tenant = await self._tenant(tenant_id)
+        found = await self._ctx.durable.get_user_enrollment(tenant_id, user_id)
+        if found is None:
+            raise NotEnrolled("The user has no enrollment.")
+        remaining = await self._ctx.ephemeral.lockout_remaining(tenant_id, user_id)
+        return derive_status(found, tenant, remaining, self._ctx.clock())

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mfa.activity import EnrollmentActivity
 from mfa.delivery import PushTransport, SmsTransport
 from mfa.errors import FeatureDisabled
 from mfa.factors.recovery import RecoveryHasher
@@ -47,6 +48,7 @@ class Context:
     totp_steps: TotpStepLog
     limits: AttemptLimits = field(init=False)
     sandbox_outbox: SandboxOutbox = field(init=False)
+    activity: EnrollmentActivity = field(init=False)
     _sandbox_sms: SmsTransport = field(init=False, repr=False)
     _sandbox_push: PushTransport = field(init=False, repr=False)
     _sms_secret: bytes = field(init=False, repr=False)
@@ -62,6 +64,7 @@ class Context:
             self.keys.signing.newest.hmac_secret, b"sms codes", hashlib.sha256
         ).digest()
         self.sandbox_outbox = SandboxOutbox(self.ephemeral, self.clock)
+        self.activity = EnrollmentActivity(self.durable, self.clock)
         self._sandbox_sms = SandboxSmsTransport(self.sandbox_outbox)
         self._sandbox_push = SandboxPushTransport(self.sandbox_outbox)
 

@@ -169,6 +169,12 @@ class InProcessClient:
         found = await (await self._admin()).list_enrollments(tenant_id, user_id)
         return [_json(enrollment_view(e)) for e in found]
 
+    async def get_enrollment_status(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        from mfa.http.status import enrollment_status_view
+
+        found = await (await self._admin()).enrollment_status(tenant_id, user_id)
+        return _json(enrollment_status_view(found))
+
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> None:
         await (await self._admin()).delete_enrollment(tenant_id, enrollment_id)
 

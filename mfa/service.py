@@ -123,6 +123,7 @@ class MFAService:
             await self.durable.open()
             await self.ephemeral.open()
             self.ctx.totp_steps.start()
+            self.ctx.activity.start()
             self._open = True
             if isinstance(self.ephemeral, MemoryEphemeralStore):
                 log.warning(
@@ -141,6 +142,7 @@ class MFAService:
             self._open = False
             for closer in (
                 self.ctx.totp_steps.stop,
+                self.ctx.activity.stop,
                 self.sms.aclose,
                 self.push.aclose,
                 self.ephemeral.close,

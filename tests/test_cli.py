@@ -252,3 +252,9 @@ def test_tenants_create_sandbox(migrated: Path) -> None:
     made = ok_json(run(migrated, "--json", "tenants", "create", "sbx", "--name", "S", "--sandbox"))
     assert made["sandbox"] is True
     assert ok_json(run(migrated, "--json", "tenants", "show", "acme"))["sandbox"] is False
+
+
+def test_enrollments_status_names_a_user_without_enrollment(migrated: Path) -> None:
+    result = run(migrated, "--json", "enrollments", "status", "acme", "nobody")
+    assert result.returncode != 0
+    assert "not_enrolled" in result.stdout + result.stderr

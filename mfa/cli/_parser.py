@@ -212,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     el = b.command(e, "list", "a user's enrollments (phone numbers masked)", "enrollments.list")
     _tenant(el)
     el.add_argument("user_id", metavar="USER", help="the user's id in your app")
+    es = b.command(
+        e,
+        "status",
+        "a user's enrollment status: state, last error, last use",
+        "enrollments.status",
+    )
+    _tenant(es)
+    es.add_argument("user_id", metavar="USER", help="the user's id in your app")
     ed = b.command(
         e,
         "delete",

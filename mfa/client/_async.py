@@ -150,6 +150,14 @@ class AsyncClient:
         (when and why) — never the push token itself."""
         return await self._run(self._calls.list_enrollments(tenant_id, user_id))
 
+    async def get_enrollment_status(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        """The user's enrollment status object: ``status`` (``confirmed``,
+        ``disabled`` for a dead push endpoint, ``locked`` while a lockout runs,
+        with ``locked_until``), ``last_error`` (code, messages, time),
+        ``last_used_at``, ``updated_at``, methods, device, masked phone.
+        Raises ``NotEnrolled`` when the user has no enrollment."""
+        return await self._run(self._calls.get_enrollment_status(tenant_id, user_id))
+
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> None:
         """Reset a user's MFA (lost phone): their next login enrolls afresh."""
         await self._run(self._calls.delete_enrollment(tenant_id, enrollment_id))

@@ -219,6 +219,10 @@ class _Calls:
         path = f"/api/tenants/{_seg(tenant_id)}/users/{_seg(user_id)}/enrollments"
         return self._key("GET", path, list)
 
+    def get_enrollment_status(self, tenant_id: str, user_id: str) -> _Call[dict[str, Any]]:
+        path = f"/api/tenants/{_seg(tenant_id)}/users/{_seg(user_id)}/enrollment-status"
+        return self._key("GET", path, dict)
+
     def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> _Call[None]:
         path = f"/api/tenants/{_seg(tenant_id)}/enrollments/{_seg(enrollment_id)}"
         return self._key("DELETE", path, _none)

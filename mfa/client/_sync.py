@@ -130,6 +130,10 @@ class Client:
         """See :meth:`AsyncClient.list_enrollments`."""
         return self._run(self._calls.list_enrollments(tenant_id, user_id))
 
+    def get_enrollment_status(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        """See :meth:`AsyncClient.get_enrollment_status`."""
+        return self._run(self._calls.get_enrollment_status(tenant_id, user_id))
+
     def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> None:
         """See :meth:`AsyncClient.delete_enrollment`."""
         self._run(self._calls.delete_enrollment(tenant_id, enrollment_id))

@@ -102,7 +102,7 @@ async def accept(
     with its result signature (unless the user is locked out, the step was
     replayed or the transaction ended meanwhile)."""
     signature = ctx.sign_result(tx.tenant_id, tx.user_id, tx.txid, method)
-    return await ctx.ephemeral.record_attempt(
+    outcome = await ctx.ephemeral.record_attempt(
         tx.tenant_id,
         tx.txid,
         tx.user_id,
@@ -112,6 +112,9 @@ async def accept(
         replay_step=step,
         on_success={"state": TxState.ACCEPTED.value, "token": signature, **(extra or {})},
     )
+    if outcome is AttemptOutcome.ACCEPTED:
+        ctx.activity.used(tx)  # noted in process, written behind (mfa.activity)
+    return outcome
 
 
 async def fail(ctx: Context, tx: Transaction, error: MFAError) -> NoReturn:
@@ -119,7 +122,9 @@ async def fail(ctx: Context, tx: Transaction, error: MFAError) -> NoReturn:
     outcome = await ctx.ephemeral.record_attempt(
         tx.tenant_id, tx.txid, tx.user_id, ok=False, limits=ctx.limits
     )
-    raise refusal(tx, outcome, error)
+    refused = refusal(tx, outcome, error)
+    ctx.activity.failed(tx, refused)
+    raise refused
 
 
 def refusal(tx: Transaction, outcome: AttemptOutcome, error: MFAError) -> MFAError:

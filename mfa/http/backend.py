@@ -13,6 +13,7 @@ from mfa.catalogue import catalogue_json
 from mfa.errors import ServiceUnavailable
 from mfa.http import params
 from mfa.http import sandbox as sandbox_routes
+from mfa.http import status as status_routes
 from mfa.http.endpoint import Endpoint
 from mfa.http.views import (
     api_key_view,
@@ -422,4 +423,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     # --- sandbox tenants (mfa.sandbox) -----------------------------------------------
     *sandbox_routes.ENDPOINTS,
+    # --- enrollment status (mfa.enrollment_status) -----------------------------------
+    *status_routes.ENDPOINTS,
 )

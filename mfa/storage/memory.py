@@ -243,6 +243,10 @@ class MemoryEphemeralStore:
         for key in [k for k in self._data if k[0] == tenant_id]:
             del self._data[key]
 
+    async def lockout_remaining(self, tenant_id: str, user_id: str) -> float | None:
+        key = (tenant_id, "lock", user_id)
+        return None if self._get(key) is None else self._ttl(key)
+
 
 def _apply(tx: Transaction, changes: dict[str, Any]) -> None:
     """Set the given fields of ``tx``; ``data`` merges key by key; None leaves alone."""

@@ -488,6 +488,11 @@ class RedisEphemeralStore:
         for start in range(0, len(keys), 500):
             await self._run("delete_tenant_data", "UNLINK", *keys[start : start + 500])
 
+    async def lockout_remaining(self, tenant_id: str, user_id: str) -> float | None:
+        millis = await self._run("lockout_remaining", "PTTL", self._key(tenant_id, "lock", user_id))
+        # Negative: no key (or one without expiry, which record_attempt never writes).
+        return None if int(millis) < 0 else int(millis) / 1000
+
 
 def ticket_shard(ticket_id: str) -> str | None:
     """The tenant a ticket id names after its last dot (see Context.new_id), whose

@@ -1,4 +1,8 @@
-"""Sandbox tenants: one boolean on ``tenants``, false for every existing tenant.
+"""Sandbox tenants and enrollment activity.
+
+- ``tenants.sandbox``: false for every existing tenant.
+- ``enrollments.last_used_at`` and ``enrollments.last_error`` (JSON): NULL until
+  the enrollment is used or meets an error (mfa.activity).
 
 Revision ID: 0006
 Revises: 0004 in this branch; becomes 0005 (the audit trail) when merged.
@@ -21,8 +25,14 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("sandbox", sa.Boolean, nullable=False, server_default=sa.false())
         )
+    with op.batch_alter_table("enrollments") as batch:
+        batch.add_column(sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("last_error", sa.JSON, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("enrollments") as batch:
+        batch.drop_column("last_error")
+        batch.drop_column("last_used_at")
     with op.batch_alter_table("tenants") as batch:
         batch.drop_column("sandbox")
