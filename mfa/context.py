@@ -22,6 +22,7 @@ from mfa.delivery import PushTransport, SmsTransport
 from mfa.errors import FeatureDisabled
 from mfa.factors.recovery import RecoveryHasher
 from mfa.keys import KeyMaterial
+from mfa.metrics import MeteredPush, MeteredSms, Metrics
 from mfa.names import Factor, TxKind
 from mfa.sandbox import SandboxOutbox, SandboxPushTransport, SandboxSmsTransport
 from mfa.sealing import Sealer
@@ -49,6 +50,9 @@ class Context:
     limits: AttemptLimits = field(init=False)
     sandbox_outbox: SandboxOutbox = field(init=False)
     activity: EnrollmentActivity = field(init=False)
+    metrics: Metrics = field(init=False)
+    _sms_metered: SmsTransport = field(init=False, repr=False)
+    _push_metered: PushTransport = field(init=False, repr=False)
     _sandbox_sms: SmsTransport = field(init=False, repr=False)
     _sandbox_push: PushTransport = field(init=False, repr=False)
     _sms_secret: bytes = field(init=False, repr=False)
@@ -65,19 +69,24 @@ class Context:
         ).digest()
         self.sandbox_outbox = SandboxOutbox(self.ephemeral, self.clock)
         self.activity = EnrollmentActivity(self.durable, self.clock)
-        self._sandbox_sms = SandboxSmsTransport(self.sandbox_outbox)
-        self._sandbox_push = SandboxPushTransport(self.sandbox_outbox)
+        # Deliveries are counted by transport name (mfa.metrics).
+        self.metrics = Metrics()
+        self._sms_metered = MeteredSms(self.sms, s.sms_transport, self.metrics)
+        self._push_metered = MeteredPush(self.push, s.push_transport, self.metrics)
+        outbox = self.sandbox_outbox
+        self._sandbox_sms = MeteredSms(SandboxSmsTransport(outbox), "sandbox", self.metrics)
+        self._sandbox_push = MeteredPush(SandboxPushTransport(outbox), "sandbox", self.metrics)
 
     # ------------------------------------------------------------------ delivery
 
     def sms_for(self, tenant: Tenant) -> SmsTransport:
         """The tenant's SMS transport: the sandbox's for a sandbox tenant, which
         never reaches the configured provider (mfa.sandbox)."""
-        return self._sandbox_sms if tenant.sandbox else self.sms
+        return self._sandbox_sms if tenant.sandbox else self._sms_metered
 
     def push_for(self, tenant: Tenant) -> PushTransport:
         """The tenant's push transport, as :meth:`sms_for`."""
-        return self._sandbox_push if tenant.sandbox else self.push
+        return self._sandbox_push if tenant.sandbox else self._push_metered
 
     # ------------------------------------------------------------------ factors
 

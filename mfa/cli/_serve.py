@@ -64,6 +64,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> None:
         "server_header": False,  # no software banner for scanners
         "proxy_headers": True,
     }
+    if settings.log_format == "json":
+        from mfa.logs import uvicorn_log_config
+
+        options["log_config"] = uvicorn_log_config(args.log_level)
     if args.workers > 1:
         # Each worker builds its app from the same MFA_* variables.
         uvicorn.run("mfa.app:create_app", factory=True, workers=args.workers, **options)
