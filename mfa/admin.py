@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mfa.context import Context
+from mfa.enrollment_status import EnrollmentStatus
+from mfa.enrollment_status import derive as derive_status
 from mfa.errors import (
     FeatureDisabled,
     InsufficientScope,
@@ -57,9 +59,10 @@ class Admin:
 
     # ------------------------------------------------------------------ tenants
 
-    async def create_tenant(self, tenant_id: str, name: str) -> Tenant:
+    async def create_tenant(self, tenant_id: str, name: str, *, sandbox: bool = False) -> Tenant:
+        record = Tenant(tenant_id=tenant_id, name=name, sandbox=sandbox)
         try:
-            return await self._ctx.durable.create_tenant(Tenant(tenant_id=tenant_id, name=name))
+            return await self._ctx.durable.create_tenant(record)
         except Conflict:
             raise InvalidBody(f"A tenant with tenant_id {tenant_id!r} exists.") from None
 
@@ -264,6 +267,28 @@ class Admin:
         colour); ``invalid_body`` for a URL or colour the pages could not use safely."""
         checked = check_hosted_pages(pages)
         return (await self._update(tenant_id, hosted_pages=checked)).hosted_pages
+
+    # ------------------------------------------------------------------ sandbox
+
+    async def sandbox_messages(self, tenant_id: str, recipient: str) -> list[dict[str, Any]]:
+        """What the sandbox outbox holds for one phone number or push token, oldest
+        first (mfa.sandbox). Only a sandbox tenant has an outbox."""
+        tenant = await self._tenant(tenant_id)
+        if not tenant.sandbox:
+            raise NotFound("The tenant is not a sandbox tenant: its messages are delivered.")
+        return await self._ctx.sandbox_outbox.read(tenant_id, recipient)
+
+    # ------------------------------------------------------------------ status
+
+    async def enrollment_status(self, tenant_id: str, user_id: str) -> EnrollmentStatus:
+        """The user's enrollment with its derived status, last error and last use
+        (mfa.enrollment_status); ``not_enrolled`` when the user has none."""
+        tenant = await self._tenant(tenant_id)
+        found = await self._ctx.durable.get_user_enrollment(tenant_id, user_id)
+        if found is None:
+            raise NotEnrolled("The user has no enrollment.")
+        remaining = await self._ctx.ephemeral.lockout_remaining(tenant_id, user_id)
+        return derive_status(found, tenant, remaining, self._ctx.clock())
 
 
 def _changed(changes: dict[str, Any]) -> dict[str, Any]:

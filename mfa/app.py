@@ -33,6 +33,7 @@ from mfa._version import __version__ as __version__
 from mfa.http import backend, docs, guardian, phone
 from mfa.http.boundary import ErrorBoundary, as_contract_error, error_response
 from mfa.http.endpoint import Endpoint
+from mfa.http.observe import Observe, metrics_route
 from mfa.http.openapi import build_openapi
 from mfa.service import MFAService
 from mfa.settings import Settings
@@ -80,6 +81,8 @@ def create_app(
     routes += docs.routes()  # the API docs UI, for people: not under /appliance-mfa
     # The hosted pages (mfa.ui): HTML for browsers, outside the OpenAPI document.
     routes.append(Mount("/ui", routes=ui_routes()))
+    if service.settings.metrics:
+        routes.append(metrics_route())  # Prometheus: outside the OpenAPI document
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -121,6 +124,8 @@ def create_app(
                 max_age=600,
             ),
         )
+    # Outermost: settles the request id for every log line, times and counts answers.
+    middleware.insert(0, Middleware(Observe, metrics=service.ctx.metrics))
     app = Starlette(
         routes=routes,
         middleware=middleware,

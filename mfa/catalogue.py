@@ -41,6 +41,9 @@ class ErrorSpec:
     causes: str
     troubleshooting: str
     family: Family
+    # How to provoke the code in a sandbox tenant (mfa.sandbox): a magic input, a
+    # fixed code, or the ordinary misuse that causes it anywhere.
+    sandbox: str
     extra: Extra | None = None
     upstream: bool = True  # False for the three operational codes mfa adds
 
@@ -64,6 +67,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Start a new transaction with a fresh request token. If it keeps happening, "
         "check that every worker shares the same MFA_SIGNING_KEYS and that the API key "
         "has not been revoked.",
+        sandbox=(
+            "Ordinary misuse: send `Authorization: Bearer not-a-token` to any transaction "
+            "route (verify-otp, transaction-state)."
+        ),
         family="TokenError",
     ),
     ErrorSpec(
@@ -75,6 +82,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "another tenant's resources.",
         "Create a key with the needed scope (listed in the API reference for the "
         "route) for the tenant you are calling, or use the operator key.",
+        sandbox=(
+            "Ordinary misuse: create a key of the tenant with only `transactions:create` "
+            "and read the quotas with it (GET /api/tenants/{tid}/quotas)."
+        ),
         family="AccessDenied",
     ),
     ErrorSpec(
@@ -86,6 +97,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         '`Ticket id="<ticket>"`, or the wrong kind of credential for the route.',
         'Send `Authorization: Bearer <token>` (or `Ticket id="…"` to start-flow and '
         "device enroll). Check that a proxy does not strip the header.",
+        sandbox=(
+            "Ordinary misuse: call any backend or transaction route without an "
+            "Authorization header."
+        ),
         family="TokenError",
     ),
     ErrorSpec(
@@ -97,6 +112,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "tenant id that was never created.",
         "List tenants with `mfa tenants list` and check the id; issue new tokens "
         "after re-creating a deleted tenant.",
+        sandbox=("Ordinary misuse: GET /api/tenants/{tid} for a tenant id that was never created."),
         family="ResourceNotFound",
     ),
     # --- transactions -------------------------------------------------------------
@@ -109,6 +125,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "its state expired from the ephemeral store.",
         "Start a new transaction. Frequent occurrences with a valid token can mean "
         "Redis evicts keys: set a `noeviction` policy.",
+        sandbox=(
+            "Complete a login (verify-otp with the fixed code `000000`), then send "
+            "verify-otp again with the same transaction token."
+        ),
         family="TransactionGone",
     ),
     ErrorSpec(
@@ -119,6 +139,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The enrollment was already confirmed, ended after too many wrong codes, or "
         "its state expired; or a device enroll used an unknown enrollment ticket.",
         "Start enrollment again from the beginning; scan a fresh QR code on the phone.",
+        sandbox=(
+            "Confirm an enrollment (verify-otp with the fixed code `000000`), then send "
+            "verify-otp again with the same transaction token."
+        ),
         family="TransactionGone",
     ),
     ErrorSpec(
@@ -130,6 +154,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "(MFA_TRANSACTION_TTL_SECONDS), or server clocks disagree.",
         "Start a new transaction. Check NTP on all workers if it happens right after "
         "issuing a token.",
+        sandbox=(
+            "Wait MFA_TRANSACTION_TTL_SECONDS after start-flow, then call transaction-state "
+            "with its transaction token."
+        ),
         family="TokenError",
     ),
     ErrorSpec(
@@ -141,6 +169,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "loses and nothing of it is stored.",
         "Sign in with the factor enrolled in the other window, or reset the user's "
         "enrollments through the backend API and enroll again.",
+        sandbox=(
+            "Open two start-flows for one new user (two request tokens), confirm one with "
+            "`000000`, then confirm the other with `000000`."
+        ),
         family="EnrollmentError",
     ),
     ErrorSpec(
@@ -151,6 +183,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "An enrollment was attempted for a user who is enrolled.",
         "Authenticate instead, or delete the enrollment through the backend API "
         "(DELETE /api/tenants/{tid}/enrollments/{eid}) before enrolling again.",
+        sandbox=(
+            "Enroll a user, then open start-flow for that user with an enrollment ticket "
+            "(POST /api/tenants/{tid}/enrollment-tickets)."
+        ),
         family="EnrollmentError",
     ),
     ErrorSpec(
@@ -162,6 +198,9 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "enrollment was deleted during the transaction.",
         "Send the user through enrollment first (a start-flow with an enrollment "
         "ticket or a request token for a not-enrolled user).",
+        sandbox=(
+            "On a new user's enrollment transaction, call send-sms before any phone is enrolled."
+        ),
         family="EnrollmentError",
     ),
     ErrorSpec(
@@ -172,6 +211,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "A `device-accounts/{id}` path whose id is not the enrollment of the "
         "transaction or device that calls.",
         "Use the `device_account.id` returned by start-flow of the same transaction.",
+        sandbox=(
+            "On an enrollment transaction, POST /api/device-accounts/{id}/sms-enroll with "
+            "an id other than start-flow's `device_account.id`."
+        ),
         family="EnrollmentError",
     ),
     # --- codes --------------------------------------------------------------------
@@ -185,6 +228,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Let the user retry with the next code. If codes from an authenticator app "
         "always fail, check the phone's clock. After the attempt limit the "
         "transaction ends and a new one must be started.",
+        sandbox=(
+            "verify-otp with the fixed code that always fails: all nines (`999999`, or as "
+            "many nines as the tenant's SMS code length after an SMS)."
+        ),
         family="WrongCode",
     ),
     ErrorSpec(
@@ -196,6 +243,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "many wrong codes.",
         "Use the newest recovery code (each use replaces it). An admin can generate a "
         "new one through the backend API.",
+        sandbox=(
+            "On a login transaction, recover-account with 24 letters and digits that are "
+            "not the user's code, e.g. `AAAAAAAAAAAAAAAAAAAAAAAA`."
+        ),
         family="WrongCode",
     ),
     ErrorSpec(
@@ -206,6 +257,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Letters, spaces or the wrong number of digits in `code`.",
         "Send only the digits: 6 for authenticator apps, "
         "`factor_settings.phone.otp_length` for SMS.",
+        sandbox=("Ordinary misuse: verify-otp with `12ab56`."),
         family="InvalidInput",
     ),
     ErrorSpec(
@@ -215,6 +267,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Recovery codes are 24 letters and digits.",
         "Separators, spaces or the wrong length in `recovery_code`.",
         "Send the 24 alphanumerics exactly as they were shown.",
+        sandbox=("Ordinary misuse: recover-account with `abc`."),
         family="InvalidInput",
     ),
     ErrorSpec(
@@ -226,6 +279,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "`recoveryCode`, `phoneNumber`, or a backend field name).",
         "Send the field named in the error's `field` attribute.",
         extra="field",
+        sandbox=("Ordinary misuse: verify-otp with the body `{}`."),
         family="InvalidInput",
     ),
     # --- request shape ------------------------------------------------------------
@@ -238,6 +292,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "body over the size limit, unknown fields or fields of the wrong type.",
         "Send a JSON object with `Content-Type: application/json` and only the "
         "documented fields; see GET /api/openapi.json.",
+        sandbox=(
+            "Ordinary misuse: POST `{` with `Content-Type: application/json` to any route "
+            "that takes a body."
+        ),
         family="InvalidInput",
     ),
     ErrorSpec(
@@ -247,6 +305,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Something went wrong. Please try again.",
         "A query parameter the route does not take, or one of the wrong type.",
         "Remove the parameter; the routes document the few they accept.",
+        sandbox=("Ordinary misuse: add `?x=1` to any route."),
         family="InvalidInput",
     ),
     # --- phones and delivery ------------------------------------------------------
@@ -258,6 +317,11 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Not in E.164 form (+ country code and number), not a mobile number, or "
         "rejected by the SMS provider as unroutable or a landline.",
         "Ask the user for a mobile number with its country code, e.g. +14155550123.",
+        sandbox=(
+            "sms-enroll the phone number `+14155550101`: it passes the input check and the "
+            "sandbox provider refuses it (the quota unit comes back). A number without its "
+            "`+` country code is refused before any send."
+        ),
         family="InvalidInput",
     ),
     ErrorSpec(
@@ -269,6 +333,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "blocked messages, geographic permissions or fraud filters at the provider.",
         "Check the service log: credential problems are logged for the operator. "
         "Check the provider's console for geo permissions and account balance.",
+        sandbox=(
+            "sms-enroll (or send-sms to) the phone number `+14155550102`: the sandbox "
+            "provider fails to deliver."
+        ),
         family="DeliveryFailed",
     ),
     ErrorSpec(
@@ -278,6 +346,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "We could not reach your phone. Please try again.",
         "APNs/FCM outage, timeout or refusal.",
         "Retry; check the provider status and the service log.",
+        sandbox=(
+            "Enroll a phone with the push token `sandbox-error-sending-push` (or PATCH it "
+            "in), then send-push-notification."
+        ),
         family="DeliveryFailed",
     ),
     ErrorSpec(
@@ -287,6 +359,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "We could not reach your phone. Please try again later.",
         "Expired or wrong APNs key / FCM service account in the configuration.",
         "Operator: renew the push credentials in the configuration.",
+        sandbox=(
+            "Enroll a phone with the push token `sandbox-push-wrong-credentials` (or PATCH "
+            "it in), then send-push-notification."
+        ),
         family="DeliveryFailed",
     ),
     ErrorSpec(
@@ -298,6 +374,11 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "rejected it after retries.",
         "Have the user re-enroll the phone, or re-register the push token with "
         "PATCH /api/device-accounts/{id}.",
+        sandbox=(
+            "Enroll a phone with the push token `sandbox-pn-endpoint-disabled` (or PATCH it "
+            "in), then send-push-notification; the enrollment then shows its push endpoint "
+            "disabled until the phone PATCHes another token."
+        ),
         family="DeliveryFailed",
     ),
     # --- quotas -------------------------------------------------------------------
@@ -308,6 +389,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "You have asked for too many text messages. Try again in {retry_after} seconds.",
         "More sends for one user than `sms_per_user` allows in its window.",
         "Wait for `Retry-After` seconds; the tenant admin can raise the quota.",
+        sandbox=(
+            "Set `sms_per_user` to limit 1 (PUT /api/tenants/{tid}/quotas), then send two "
+            "SMS codes to one user."
+        ),
         family="QuotaExceeded",
     ),
     ErrorSpec(
@@ -317,6 +402,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "You have asked for too many notifications. Try again in {retry_after} seconds.",
         "More pushes for one user than `pn_per_user` allows in its window.",
         "Wait for `Retry-After` seconds; the tenant admin can raise the quota.",
+        sandbox=(
+            "Set `pn_per_user` to limit 1 (PUT /api/tenants/{tid}/quotas), then send two "
+            "pushes to one user."
+        ),
         family="QuotaExceeded",
     ),
     ErrorSpec(
@@ -327,6 +416,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The whole tenant sent more SMS than `sms_per_tenant` allows in its window; "
         "possibly SMS pumping fraud.",
         "Look for abuse before raising the quota; offer TOTP or push meanwhile.",
+        sandbox=(
+            "Set `sms_per_tenant` to limit 1 (PUT /api/tenants/{tid}/quotas), then send two "
+            "SMS codes."
+        ),
         family="QuotaExceeded",
     ),
     ErrorSpec(
@@ -336,6 +429,9 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "{tenant_name} cannot send more notifications right now. Try another method.",
         "The whole tenant sent more pushes than `pn_per_tenant` allows in its window.",
         "Raise the tenant quota if the volume is legitimate.",
+        sandbox=(
+            "Set `pn_per_tenant` to limit 1 (PUT /api/tenants/{tid}/quotas), then send two pushes."
+        ),
         family="QuotaExceeded",
     ),
     # --- toggles ------------------------------------------------------------------
@@ -346,6 +442,11 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "This option is not available.",
         "The operator listed the factor in MFA_DISABLED_FACTORS.",
         "Operator: remove it from MFA_DISABLED_FACTORS. Tenants cannot change this.",
+        sandbox=(
+            "A deployment setting, not a tenant one: on a service whose "
+            "MFA_DISABLED_FACTORS lists `sms`, PUT /api/tenants/{tid}/factors/sms with "
+            '`{"enabled": true}`.'
+        ),
         family="MethodUnavailable",
     ),
     ErrorSpec(
@@ -356,6 +457,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The tenant feature `enrollment` (self-service enrollment) or "
         "`device_management` (renaming or deleting devices) is off.",
         'Tenant admin: PUT /api/tenants/{tid}/features/{name} with {"enabled": true}.',
+        sandbox=(
+            'PUT /api/tenants/{tid}/features/enrollment with `{"enabled": false}`, then '
+            "start-flow with a request token for a new user."
+        ),
         family="MethodUnavailable",
     ),
     ErrorSpec(
@@ -366,6 +471,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The tenant admin disabled the factor named in `method`.",
         "Enroll with one of `available_enrollment_methods`, or enable the factor.",
         extra="method",
+        sandbox=(
+            'PUT /api/tenants/{tid}/factors/sms with `{"enabled": false}`, then sms-enroll '
+            "on a new user's enrollment transaction."
+        ),
         family="MethodUnavailable",
     ),
     ErrorSpec(
@@ -376,6 +485,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "The tenant admin disabled the factor named in `method`.",
         "Use another of the user's factors, or enable the factor.",
         extra="method",
+        sandbox=(
+            "Enroll a user, open a login, PUT /api/tenants/{tid}/factors/otp with "
+            '`{"enabled": false}`, then verify-otp on the login.'
+        ),
         family="MethodUnavailable",
     ),
     ErrorSpec(
@@ -386,6 +499,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Every factor is switched off by the tenant or the operator, or none of the "
         "user's enrolled factors is still enabled.",
         "Enable at least one factor for the tenant.",
+        sandbox=(
+            "Switch `otp`, `sms` and `push` off (PUT /api/tenants/{tid}/factors/{name}), "
+            "then start-flow for a new user."
+        ),
         family="MethodUnavailable",
     ),
     ErrorSpec(
@@ -395,6 +512,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "This option is not available.",
         "A factor other than `otp`, `sms`, `push`, `recovery-code` in a path or body.",
         "Use one of the four factor names.",
+        sandbox=("Ordinary misuse: PUT /api/tenants/{tid}/factors/email."),
         family="MethodUnavailable",
     ),
     # --- operational codes of our own ----------------------------------------------
@@ -407,6 +525,7 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "method on a known path (then the status is 405 with an `Allow` header).",
         "Check the mount prefix and GET /api/openapi.json for the routes.",
         upstream=False,
+        sandbox=("Ordinary misuse: GET /api/no-such-route."),
         family="ResourceNotFound",
     ),
     ErrorSpec(
@@ -418,6 +537,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "the response's X-Request-Id.",
         "Find the X-Request-Id in the service log and report the trace.",
         upstream=False,
+        sandbox=(
+            "sms-enroll (or send-sms to) the phone number `+14155550104`: the sandbox "
+            "provider fails the way a bug would."
+        ),
         family="ServerError",
     ),
     ErrorSpec(
@@ -430,6 +553,10 @@ _ENTRIES: tuple[ErrorSpec, ...] = (
         "Retry after `Retry-After` seconds; check /readyz and the backends. The "
         "service resumes by itself when they return.",
         upstream=False,
+        sandbox=(
+            "sms-enroll (or send-sms to) the phone number `+14155550103`: the sandbox "
+            "answers as if Redis or the database were down."
+        ),
         family="ServerError",
     ),
 )
@@ -451,6 +578,7 @@ def catalogue_json() -> list[dict[str, object]]:
             "family": s.family,
             "extra": s.extra,
             "upstream": s.upstream,
+            "sandbox": s.sandbox,
         }
         for s in _ENTRIES
     ]
@@ -470,6 +598,13 @@ def render_markdown() -> str:
         "",
         "Each code belongs to one family, an abstract exception class of `mfa.errors`",
         "that catches all its codes (`except QuotaExceeded:`).",
+        "",
+        "Each code also says how to reproduce it in a **sandbox tenant** (created with",
+        '`"sandbox": true`): no SMS or push leaves the service — messages wait in the',
+        "sandbox outbox, `GET /api/tenants/{tid}/sandbox/messages/{phone number or push",
+        "token}` — and documented magic inputs answer with their code. In a sandbox",
+        "tenant only, a code of all zeros (`000000`) always passes verify-otp and a code",
+        "of all nines (`999999`) always fails; other tenants treat them as any code.",
         "",
         "| code | status | family | extra |",
         "|---|---|---|---|",
@@ -491,6 +626,7 @@ def render_markdown() -> str:
             f"- **User message:** {s.user_message}",
             f"- **Common causes:** {s.causes}",
             f"- **Troubleshooting:** {s.troubleshooting}",
+            f"- **In a sandbox tenant:** {s.sandbox}",
         ]
         if s.extra:
             lines.append(f"- **Extra field:** `{s.extra}`")

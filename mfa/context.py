@@ -17,12 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mfa.activity import EnrollmentActivity
 from mfa.delivery import PushTransport, SmsTransport
 from mfa.errors import FeatureDisabled
 from mfa.events.sink import EventSink
 from mfa.factors.recovery import RecoveryHasher
 from mfa.keys import KeyMaterial
+from mfa.metrics import MeteredPush, MeteredSms, Metrics
 from mfa.names import Factor, TxKind
+from mfa.sandbox import SandboxOutbox, SandboxPushTransport, SandboxSmsTransport
 from mfa.sealing import Sealer
 from mfa.settings import Settings
 from mfa.storage.base import AttemptLimits, DurableStore, EphemeralStore, Tenant
@@ -47,6 +50,13 @@ class Context:
     totp_steps: TotpStepLog
     events: EventSink  # mfa.events: where flows and operations hand their events
     limits: AttemptLimits = field(init=False)
+    sandbox_outbox: SandboxOutbox = field(init=False)
+    activity: EnrollmentActivity = field(init=False)
+    metrics: Metrics = field(init=False)
+    _sms_metered: SmsTransport = field(init=False, repr=False)
+    _push_metered: PushTransport = field(init=False, repr=False)
+    _sandbox_sms: SmsTransport = field(init=False, repr=False)
+    _sandbox_push: PushTransport = field(init=False, repr=False)
     _sms_secret: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -59,6 +69,26 @@ class Context:
         self._sms_secret = hmac.new(
             self.keys.signing.newest.hmac_secret, b"sms codes", hashlib.sha256
         ).digest()
+        self.sandbox_outbox = SandboxOutbox(self.ephemeral, self.clock)
+        self.activity = EnrollmentActivity(self.durable, self.clock)
+        # Deliveries are counted by transport name (mfa.metrics).
+        self.metrics = Metrics()
+        self._sms_metered = MeteredSms(self.sms, s.sms_transport, self.metrics)
+        self._push_metered = MeteredPush(self.push, s.push_transport, self.metrics)
+        outbox = self.sandbox_outbox
+        self._sandbox_sms = MeteredSms(SandboxSmsTransport(outbox), "sandbox", self.metrics)
+        self._sandbox_push = MeteredPush(SandboxPushTransport(outbox), "sandbox", self.metrics)
+
+    # ------------------------------------------------------------------ delivery
+
+    def sms_for(self, tenant: Tenant) -> SmsTransport:
+        """The tenant's SMS transport: the sandbox's for a sandbox tenant, which
+        never reaches the configured provider (mfa.sandbox)."""
+        return self._sandbox_sms if tenant.sandbox else self._sms_metered
+
+    def push_for(self, tenant: Tenant) -> PushTransport:
+        """The tenant's push transport, as :meth:`sms_for`."""
+        return self._sandbox_push if tenant.sandbox else self._push_metered
 
     # ------------------------------------------------------------------ factors
 

@@ -91,11 +91,14 @@ class InProcessClient:
 
     # backend API ------------------------------------------------------------
 
-    async def create_tenant(self, tenant_id: str, name: str) -> dict[str, Any]:
+    async def create_tenant(
+        self, tenant_id: str, name: str, *, sandbox: bool = False
+    ) -> dict[str, Any]:
         from mfa.http.views import tenant_view
 
-        b = _check(CreateTenantBody, tenant_id=tenant_id, name=name)
-        return _json(tenant_view(await (await self._admin()).create_tenant(b.tenant_id, b.name)))
+        b = _check(CreateTenantBody, tenant_id=tenant_id, name=name, sandbox=sandbox)
+        admin = await self._admin()
+        return _json(tenant_view(await admin.create_tenant(b.tenant_id, b.name, sandbox=b.sandbox)))
 
     async def get_tenant(self, tenant_id: str) -> dict[str, Any]:
         from mfa.http.views import tenant_view
@@ -169,6 +172,12 @@ class InProcessClient:
 
         found = await (await self._admin()).list_enrollments(tenant_id, user_id)
         return [_json(enrollment_view(e)) for e in found]
+
+    async def get_enrollment_status(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        from mfa.http.status import enrollment_status_view
+
+        found = await (await self._admin()).enrollment_status(tenant_id, user_id)
+        return _json(enrollment_status_view(found))
 
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> None:
         await (await self._admin()).delete_enrollment(tenant_id, enrollment_id)

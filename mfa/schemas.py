@@ -177,6 +177,8 @@ UserId = Annotated[str, Field(min_length=1, max_length=256, pattern=NO_CONTROL)]
 class CreateTenantBody(Body):
     tenant_id: TenantId
     name: Name
+    # A sandbox tenant: no message leaves the service; magic inputs (mfa.sandbox).
+    sandbox: bool = False
 
 
 QuotaLimit = Annotated[int, Field(ge=0, le=10_000_000), _Lax]
@@ -211,6 +213,7 @@ class TenantResponse(BaseModel):
     features: dict[str, bool]
     quotas: QuotasResponse
     sms_otp_length: int
+    sandbox: bool
 
 
 class CreateApiKeyBody(Body):

@@ -149,6 +149,7 @@ class MFAService:
             self.ctx.totp_steps.start()
             self.relay.start()
             self.deliverer.start()
+            self.ctx.activity.start()
             self._open = True
             if isinstance(self.ephemeral, MemoryEphemeralStore):
                 log.warning(
@@ -169,6 +170,7 @@ class MFAService:
                 self.ctx.totp_steps.stop,
                 self.relay.stop,
                 self.deliverer.stop,
+                self.ctx.activity.stop,
                 self.sms.aclose,
                 self.push.aclose,
                 self.ephemeral.close,

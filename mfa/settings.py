@@ -59,6 +59,7 @@ SECRETS = frozenset(
         "twilio_auth_token",
         "apns_key",
         "fcm_credentials",
+        "metrics_token",
     }
 )
 
@@ -230,6 +231,20 @@ class Settings(BaseModel):
     )
     webhook_timeout_seconds: float = Field(
         10, gt=0, le=60, description="time a webhook receiver has to answer"
+    )
+
+    # -- operations (mfa.http.observe, mfa.logs)
+    metrics: bool = Field(
+        True, description="serve Prometheus metrics at `/metrics` (names prefixed `mfa_`)"
+    )
+    metrics_token: str | None = _secret(
+        "bearer token `/metrics` wants (`Authorization: Bearer …`); unset = open to "
+        "whoever reaches the port"
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`mfa serve` logs: `text`, or `json` (one object per line, each "
+        "with the request id)",
     )
 
     def __init__(self, **data: Any) -> None:

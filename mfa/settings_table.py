@@ -23,13 +23,15 @@ def markdown_table() -> str:
 def _type_text(name: str) -> str:
     info = Settings.model_fields[name]
     bounds = {type(m).__name__: m for m in info.metadata}
-    kind = {"int": "integer", "float": "number", "bool | None": "boolean"}.get(
+    kind = {"int": "integer", "float": "number", "bool": "boolean", "bool | None": "boolean"}.get(
         _annotation(name), "text"
     )
     if name in ("disabled_factors", "cors_origins"):
         kind = "comma list"
     if name == "argon2_profile":
         kind = "`rfc9106_low_memory` or `cheapest`"
+    if name == "log_format":
+        kind = "`text` or `json`"
     low = bounds.get("Ge") or bounds.get("Gt")
     high = bounds.get("Le")
     if low is not None and high is not None:
@@ -48,4 +50,6 @@ def _default_text(name: str) -> str:
     default = Settings.model_fields[name].default
     if default is None or default == frozenset():
         return "unset"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
     return f"`{default}`"

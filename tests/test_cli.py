@@ -246,3 +246,15 @@ def test_hosted_pages_setting(migrated: Path) -> None:
     assert ok_json(run(migrated, "hosted-pages", "show", "acme", "--json")) == shown
     refused = run(migrated, "hosted-pages", "set", "acme", "--return-url", "javascript:x")
     assert refused.returncode == 1 and "invalid_body" in refused.stderr
+
+
+def test_tenants_create_sandbox(migrated: Path) -> None:
+    made = ok_json(run(migrated, "--json", "tenants", "create", "sbx", "--name", "S", "--sandbox"))
+    assert made["sandbox"] is True
+    assert ok_json(run(migrated, "--json", "tenants", "show", "acme"))["sandbox"] is False
+
+
+def test_enrollments_status_names_a_user_without_enrollment(migrated: Path) -> None:
+    result = run(migrated, "--json", "enrollments", "status", "acme", "nobody")
+    assert result.returncode != 0
+    assert "not_enrolled" in result.stdout + result.stderr

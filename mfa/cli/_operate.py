@@ -66,7 +66,7 @@ def _plain(value: Any) -> Any:
 
 
 async def tenants_create(api: InProcessClient, a: argparse.Namespace) -> Any:
-    return await api.create_tenant(a.tenant_id, a.name)
+    return await api.create_tenant(a.tenant_id, a.name, sandbox=a.sandbox)
 
 
 async def tenants_list(api: InProcessClient, a: argparse.Namespace) -> Any:
@@ -161,6 +161,10 @@ async def enrollments_list(api: InProcessClient, a: argparse.Namespace) -> Any:
     return await api.list_enrollments(a.tenant_id, a.user_id)
 
 
+async def enrollments_status(api: InProcessClient, a: argparse.Namespace) -> Any:
+    return await api.get_enrollment_status(a.tenant_id, a.user_id)
+
+
 async def enrollments_delete(api: InProcessClient, a: argparse.Namespace) -> Any:
     confirm(a, f"Delete enrollment {a.enrollment_id!r}? The user will have to enroll again.")
     await api.delete_enrollment(a.tenant_id, a.enrollment_id)
@@ -228,6 +232,7 @@ HANDLERS: dict[str, Handler] = {
     "request-token": request_token,
     "enrollment-ticket": enrollment_ticket,
     "enrollments.list": enrollments_list,
+    "enrollments.status": enrollments_status,
     "enrollments.delete": enrollments_delete,
     "events": events,
     **{

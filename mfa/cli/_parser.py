@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = b.command(t, "create", "create a tenant", "tenants.create")
     c.add_argument("tenant_id", metavar="TENANT", help="new id: a-z, 0-9, _ and -, 1-64 chars")
     c.add_argument("--name", required=True, help="display name")
+    c.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="a sandbox tenant: no message leaves the service (docs/errors.md)",
+    )
     b.command(t, "list", "list tenants", "tenants.list")
     _tenant(b.command(t, "show", "a tenant with its settings", "tenants.show"))
     _tenant(
@@ -212,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     el = b.command(e, "list", "a user's enrollments (phone numbers masked)", "enrollments.list")
     _tenant(el)
     el.add_argument("user_id", metavar="USER", help="the user's id in your app")
+    es = b.command(
+        e,
+        "status",
+        "a user's enrollment status: state, last error, last use",
+        "enrollments.status",
+    )
+    _tenant(es)
+    es.add_argument("user_id", metavar="USER", help="the user's id in your app")
     ed = b.command(
         e,
         "delete",

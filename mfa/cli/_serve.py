@@ -65,6 +65,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> None:
         "access_log": args.access_log,
         "proxy_headers": True,
     }
+    if settings.log_format == "json":
+        from mfa.logs import uvicorn_log_config
+
+        options["log_config"] = uvicorn_log_config(args.log_level)
     if workers > 1:
         # Each worker builds its app from the same MFA_* variables.
         uvicorn.run("mfa.app:serving_app", factory=True, workers=workers, **options)

@@ -77,9 +77,13 @@ class AsyncClient:
 
     # backend API ------------------------------------------------------------
 
-    async def create_tenant(self, tenant_id: str, name: str) -> dict[str, Any]:
-        """Create a tenant (operator key, ``tenants:write``); answers its settings."""
-        return await self._run(self._calls.create_tenant(tenant_id, name))
+    async def create_tenant(
+        self, tenant_id: str, name: str, *, sandbox: bool = False
+    ) -> dict[str, Any]:
+        """Create a tenant (operator key, ``tenants:write``); answers its settings.
+        ``sandbox``: no message leaves the service, magic inputs answer every code
+        (docs/errors.md)."""
+        return await self._run(self._calls.create_tenant(tenant_id, name, sandbox))
 
     async def get_tenant(self, tenant_id: str) -> dict[str, Any]:
         """The tenant with its factor toggles, features, quotas and SMS code length."""
@@ -146,6 +150,14 @@ class AsyncClient:
         whether it has a push token and whether the provider disabled its endpoint
         (when and why) — never the push token itself."""
         return await self._run(self._calls.list_enrollments(tenant_id, user_id))
+
+    async def get_enrollment_status(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        """The user's enrollment status object: ``status`` (``confirmed``,
+        ``disabled`` for a dead push endpoint, ``locked`` while a lockout runs,
+        with ``locked_until``), ``last_error`` (code, messages, time),
+        ``last_used_at``, ``updated_at``, methods, device, masked phone.
+        Raises ``NotEnrolled`` when the user has no enrollment."""
+        return await self._run(self._calls.get_enrollment_status(tenant_id, user_id))
 
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> None:
         """Reset a user's MFA (lost phone): their next login enrolls afresh."""

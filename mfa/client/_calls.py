@@ -145,8 +145,10 @@ class _Calls:
 
     # backend API ------------------------------------------------------------
 
-    def create_tenant(self, tenant_id: str, name: str) -> _Call[dict[str, Any]]:
-        body = {"tenant_id": tenant_id, "name": name}
+    def create_tenant(
+        self, tenant_id: str, name: str, sandbox: bool = False
+    ) -> _Call[dict[str, Any]]:
+        body = {"tenant_id": tenant_id, "name": name, "sandbox": sandbox}
         return self._key("POST", "/api/tenants", dict, body)
 
     def get_tenant(self, tenant_id: str) -> _Call[dict[str, Any]]:
@@ -216,6 +218,10 @@ class _Calls:
     def list_enrollments(self, tenant_id: str, user_id: str) -> _Call[list[dict[str, Any]]]:
         path = f"/api/tenants/{_seg(tenant_id)}/users/{_seg(user_id)}/enrollments"
         return self._key("GET", path, list)
+
+    def get_enrollment_status(self, tenant_id: str, user_id: str) -> _Call[dict[str, Any]]:
+        path = f"/api/tenants/{_seg(tenant_id)}/users/{_seg(user_id)}/enrollment-status"
+        return self._key("GET", path, dict)
 
     def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> _Call[None]:
         path = f"/api/tenants/{_seg(tenant_id)}/enrollments/{_seg(enrollment_id)}"

@@ -71,9 +71,9 @@ class Client:
 
     # backend API ------------------------------------------------------------
 
-    def create_tenant(self, tenant_id: str, name: str) -> dict[str, Any]:
+    def create_tenant(self, tenant_id: str, name: str, *, sandbox: bool = False) -> dict[str, Any]:
         """See :meth:`AsyncClient.create_tenant`."""
-        return self._run(self._calls.create_tenant(tenant_id, name))
+        return self._run(self._calls.create_tenant(tenant_id, name, sandbox))
 
     def get_tenant(self, tenant_id: str) -> dict[str, Any]:
         """See :meth:`AsyncClient.get_tenant`."""
@@ -130,6 +130,10 @@ class Client:
     def list_enrollments(self, tenant_id: str, user_id: str) -> list[dict[str, Any]]:
         """See :meth:`AsyncClient.list_enrollments`."""
         return self._run(self._calls.list_enrollments(tenant_id, user_id))
+
+    def get_enrollment_status(self, tenant_id: str, user_id: str) -> dict[str, Any]:
+        """See :meth:`AsyncClient.get_enrollment_status`."""
+        return self._run(self._calls.get_enrollment_status(tenant_id, user_id))
 
     def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> None:
         """See :meth:`AsyncClient.delete_enrollment`."""

@@ -117,6 +117,8 @@ async def accept(
         event=event,
     )
     await ctx.events.settle(tx.tenant_id)
+    if outcome is AttemptOutcome.ACCEPTED:
+        ctx.activity.used(tx)  # noted in process, written behind (mfa.activity)
     return outcome
 
 
@@ -130,7 +132,9 @@ async def fail(
         tx.tenant_id, tx.txid, tx.user_id, ok=False, limits=ctx.limits, event=event
     )
     await ctx.events.settle(tx.tenant_id)
-    raise refusal(tx, outcome, error)
+    refused = refusal(tx, outcome, error)
+    ctx.activity.failed(tx, refused)
+    raise refused
 
 
 # The error a refused right answer comes out as (see refusal), by method.

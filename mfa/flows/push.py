@@ -32,6 +32,7 @@ from mfa.context import Context
 from mfa.delivery import PushMessage
 from mfa.errors import (
     InvalidToken,
+    MFAError,
     NotEnrolled,
     PnEndpointDisabled,
     TooManyPn,
@@ -63,6 +64,14 @@ class Origin:
 async def send_push_notification(ctx: Context, token: str, origin: Origin) -> str | None:
     """Send the push; the number to show when number matching is on, else None."""
     tx = await load_pending(ctx, token)
+    try:
+        return await _send_push(ctx, tx, origin)
+    except MFAError as exc:
+        ctx.activity.failed(tx, exc)  # a quota or delivery refusal (mfa.activity)
+        raise
+
+
+async def _send_push(ctx: Context, tx: Transaction, origin: Origin) -> str | None:
     tenant = await ctx.tenants.get(tx.tenant_id)
     require_factor(ctx, tenant, tx, Factor.PUSH)
     device = await _push_device(ctx, tx)
@@ -89,7 +98,7 @@ async def send_push_notification(ctx: Context, token: str, origin: Origin) -> st
     payload = _payload(device, txtkn, challenge, origin, ctx.clock(), number is not None)
     message = PushMessage(device.push_service, push_token, payload, tx.tenant_id)
     try:
-        await ctx.push.send(message)
+        await ctx.push_for(tenant).send(message)
     except PnEndpointDisabled as exc:
         # Refund first, then mark: the refund is true on its own (nothing was
         # delivered). Should the mark fail (database down), the next send finds the

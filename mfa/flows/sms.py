@@ -17,6 +17,7 @@ from mfa.errors import (
     AlreadyEnrolled,
     InvalidEnrollment,
     InvalidPhoneNumber,
+    MFAError,
     NotEnrolled,
     TooManySms,
     TooManySmsPerTenant,
@@ -56,6 +57,16 @@ async def send_sms(ctx: Context, token: str) -> None:
 async def _send_code(
     ctx: Context, tenant: Tenant, tx: Transaction, e164: str, extra: dict[str, Any]
 ) -> None:
+    try:
+        await _deliver_code(ctx, tenant, tx, e164, extra)
+    except MFAError as exc:
+        ctx.activity.failed(tx, exc)  # a quota or delivery refusal (mfa.activity)
+        raise
+
+
+async def _deliver_code(
+    ctx: Context, tenant: Tenant, tx: Transaction, e164: str, extra: dict[str, Any]
+) -> None:
     """Quota, then a fresh code in the transaction, then the send."""
     decision = await ctx.ephemeral.consume_quota(
         tx.tenant_id,
@@ -87,7 +98,7 @@ async def _send_code(
         tenant_id=tx.tenant_id,
     )
     try:
-        await ctx.sms.send(message)
+        await ctx.sms_for(tenant).send(message)
     except InvalidPhoneNumber:
         await ctx.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.SMS)
         raise

@@ -13,6 +13,8 @@ from mfa.catalogue import catalogue_json
 from mfa.errors import ServiceUnavailable
 from mfa.http import events as events_routes
 from mfa.http import params
+from mfa.http import sandbox as sandbox_routes
+from mfa.http import status as status_routes
 from mfa.http.endpoint import Endpoint
 from mfa.http.views import (
     api_key_view,
@@ -83,7 +85,8 @@ def _param(request: Request, name: str) -> str:
 
 
 async def create_tenant(request: Request, body: CreateTenantBody) -> TenantResponse:
-    return tenant_view(await _admin(request).create_tenant(body.tenant_id, body.name))
+    admin = _admin(request)
+    return tenant_view(await admin.create_tenant(body.tenant_id, body.name, sandbox=body.sandbox))
 
 
 async def list_tenants(request: Request, _: None) -> TenantList:
@@ -423,4 +426,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     # --- events (mfa.events): the audit trail and tenant webhooks -------------------
     *events_routes.ENDPOINTS,
+    # --- sandbox tenants (mfa.sandbox) -----------------------------------------------
+    *sandbox_routes.ENDPOINTS,
+    # --- enrollment status (mfa.enrollment_status) -----------------------------------
+    *status_routes.ENDPOINTS,
 )

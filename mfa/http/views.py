@@ -46,6 +46,7 @@ def tenant_view(tenant: Tenant) -> TenantResponse:
         features=dict(tenant.features),
         quotas=quotas_view(tenant.quotas),
         sms_otp_length=tenant.sms_otp_length,
+        sandbox=tenant.sandbox,
     )
 
 

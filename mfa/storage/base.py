@@ -69,6 +69,9 @@ class Tenant:
     sms_otp_length: int = 6  # digits of SMS codes (factor_settings.phone.otp_length)
     created_at: datetime | None = None
     hosted_pages: HostedPages = field(default_factory=HostedPages)
+    # A sandbox tenant (set at creation, never changed): its messages go to the
+    # sandbox outbox and it answers the documented magic inputs (mfa.sandbox).
+    sandbox: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,10 @@ class Enrollment:
     # dead; cleared when the phone registers a new token.
     pn_disabled_at: datetime | None = None
     pn_disabled_reason: str | None = None
+    # Written behind the request (mfa.activity): the last accepted answer, and the
+    # last error met ({"code", "at" (ISO 8601), "method", "retry_after"}).
+    last_used_at: datetime | None = None
+    last_error: dict[str, Any] | None = None
 
 
 @runtime_checkable
@@ -212,6 +219,16 @@ class DurableStore(Protocol):
         self, tenant_id: str, enrollment_id: str, new_hash: str, old_hash: str
     ) -> bool:
         """Put ``old_hash`` back (if the hash is still ``new_hash``), with no handover."""
+
+    async def record_enrollment_activity(
+        self,
+        used: list[tuple[str, str, datetime]],
+        errors: list[tuple[str, str, dict[str, Any]]],
+    ) -> None:
+        """Set ``last_used_at`` (tenant, enrollment, time) and ``last_error``
+        (tenant, enrollment, error) of existing rows, in one transaction; rows that
+        do not exist are skipped. ``updated_at`` is left alone: activity is not a
+        change of the enrollment."""
 
     async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
         """Raise each ``(tenant_id, enrollment_id, step)``'s last accepted TOTP step
@@ -470,3 +487,7 @@ class EphemeralStore(Protocol):
 
     async def ack_events(self, tenant_id: str, entry_ids: list[str]) -> None:
         """The entries are in the durable store: forget them."""
+
+    async def lockout_remaining(self, tenant_id: str, user_id: str) -> float | None:
+        """Seconds left of the user's lockout (too many wrong codes), None if none
+        runs. A read for the backend's status view, never on a verify path."""

@@ -270,6 +270,10 @@ class MemoryEphemeralStore:
     async def ack_events(self, tenant_id: str, entry_ids: list[str]) -> None:
         self._events.ack(tenant_id, entry_ids)
 
+    async def lockout_remaining(self, tenant_id: str, user_id: str) -> float | None:
+        key = (tenant_id, "lock", user_id)
+        return None if self._get(key) is None else self._ttl(key)
+
 
 class _EventLog:
     """Per-tenant lists of event entries, like the Redis store's streams (one

@@ -405,6 +405,11 @@ class RedisEphemeralStore:
             "ack_events", self._ack_events, [key], [_GROUP, *entry_ids], self._relay_lanes
         )
 
+    async def lockout_remaining(self, tenant_id: str, user_id: str) -> float | None:
+        millis = await self._run("lockout_remaining", "PTTL", self._key(tenant_id, "lock", user_id))
+        # Negative: no key (or one without expiry, which record_attempt never writes).
+        return None if int(millis) < 0 else int(millis) / 1000
+
 
 _GROUP = "mover"
 

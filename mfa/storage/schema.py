@@ -65,6 +65,7 @@ tenants = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     # {"allowed_return_urls": [...], "logo_url", "primary_color"}; NULL: never set.
     sa.Column("hosted_pages", sa.JSON, nullable=True),
+    sa.Column("sandbox", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 api_keys = sa.Table(
@@ -117,6 +118,9 @@ enrollments = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("pn_disabled_at", UtcDateTime, nullable=True),
     sa.Column("pn_disabled_reason", sa.Text, nullable=True),
+    # Activity, written behind the request (mfa.activity; migration 0006).
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.JSON, nullable=True),
     sa.UniqueConstraint("tenant_id", "user_id", name="uq_enrollments_tenant_user"),
 )
 

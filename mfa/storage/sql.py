@@ -64,6 +64,7 @@ def _tenant(row: sa.Row[Any]) -> Tenant:
         sms_otp_length=row.sms_otp_length,
         created_at=row.created_at,
         hosted_pages=_hosted_pages(row.hosted_pages),
+        sandbox=bool(row.sandbox),
     )
 
 
@@ -156,6 +157,7 @@ class SqlDurableStore(SqlRecovery, SqlEvents):
                         sms_otp_length=created.sms_otp_length,
                         created_at=created.created_at,
                         hosted_pages=_hosted_pages_json(created.hosted_pages),
+                        sandbox=created.sandbox,
                     )
                 )
             except sa_exc.IntegrityError as exc:

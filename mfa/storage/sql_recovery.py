@@ -138,6 +138,26 @@ class SqlRecovery(SqlConnections):
         )
 
     @_bounded
+    async def record_enrollment_activity(
+        self,
+        used: list[tuple[str, str, datetime]],
+        errors: list[tuple[str, str, dict[str, Any]]],
+    ) -> None:
+        if not used and not errors:
+            return
+        where = (
+            enrollments.c.tenant_id == sa.bindparam("t"),
+            enrollments.c.enrollment_id == sa.bindparam("e"),
+        )
+        async with self._write("record_enrollment_activity") as conn:
+            if used:
+                query = enrollments.update().where(*where).values(last_used_at=sa.bindparam("v"))
+                await conn.execute(query, [{"t": t, "e": e, "v": at} for t, e, at in used])
+            if errors:
+                query = enrollments.update().where(*where).values(last_error=sa.bindparam("v"))
+                await conn.execute(query, [{"t": t, "e": e, "v": err} for t, e, err in errors])
+
+    @_bounded
     async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
         if not steps:
             return

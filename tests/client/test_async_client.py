@@ -77,6 +77,12 @@ async def test_otp_enrollment_then_login(
 
     enrollments = await client.list_enrollments(TID, "alice")
     assert [e["id"] for e in enrollments] == [tx.enrollment_id]
+    status = await client.get_enrollment_status(TID, "alice")
+    assert (status["id"], status["status"], status["methods"]) == (
+        tx.enrollment_id,
+        "confirmed",
+        ["otp"],
+    )
 
     clock.advance(30)
     login = await client.start_flow(await client.request_token(TID, "alice"))

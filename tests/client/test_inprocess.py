@@ -11,7 +11,7 @@ import pytest
 
 import mfa
 from mfa.client import AsyncClient, RequestToken, Transaction, TransactionState
-from mfa.errors import InvalidBody, InvalidOtpFormat, InvalidToken, TenantNotFound
+from mfa.errors import InvalidBody, InvalidOtpFormat, InvalidToken, NotEnrolled, TenantNotFound
 from mfa.factors import totp
 from mfa.inprocess import InProcessClient
 from mfa.testing import FrozenClock
@@ -64,13 +64,19 @@ async def test_backend_calls_answer_alike(local: InProcessClient, client: AsyncC
             await api.request_token(tenant, "alice"),
             await api.enrollment_ticket(tenant, "alice"),
             await api.list_enrollments(tenant, "alice"),
+            await api.create_tenant(tenant + "-sbx", "Sandbox", sandbox=True),
         ]
         results.append(await api.get_tenant(tenant))
         if api is client:
             expected = [_shape(r) for r in results]
         else:
             assert [_shape(r) for r in results] == expected
-    assert {t["tenant_id"] for t in await local.list_tenants()} == {"over-http", "in-process"}
+    assert {t["tenant_id"] for t in await local.list_tenants()} == {
+        "over-http",
+        "over-http-sbx",
+        "in-process",
+        "in-process-sbx",
+    }
 
 
 async def test_refusals_are_the_api_refusals(local: InProcessClient, client: AsyncClient) -> None:
@@ -83,6 +89,10 @@ async def test_refusals_are_the_api_refusals(local: InProcessClient, client: Asy
             await api.get_tenant("ghost")
         with pytest.raises(InvalidBody):
             await api.create_api_key("acme", "ci", ["root"])
+        tid = "refusals-http" if api is client else "refusals-local"
+        await api.create_tenant(tid, "Refusals")
+        with pytest.raises(NotEnrolled):
+            await api.get_enrollment_status(tid, "nobody")
 
 
 async def test_a_whole_login_in_process(local: InProcessClient, clock: FrozenClock) -> None:

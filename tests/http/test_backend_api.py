@@ -221,6 +221,7 @@ async def test_every_backend_route_checks_its_declared_scope_before_any_effect(
     await api.tenant()
     await enroll(api, clock, "u")
     await api.service.ctx.totp_steps.flush()  # the step written behind, before the walk
+    await api.service.ctx.activity.flush()  # and the enrollment's last use (mfa.activity)
     bodies: dict[str, Any] = {path.format(t="acme"): body for _, path, body in ROUTES}
     walked = 0
     for ep in backend.ENDPOINTS:
@@ -235,6 +236,7 @@ async def test_every_backend_route_checks_its_declared_scope_before_any_effect(
             enrollment_id="dev_x",
             webhook_id="ep_x",
             delivery_id="msg_x",
+            recipient="+14155550100",
         )
         if ep.scope == "factors:write" and ep.path.endswith("/factors/{name}"):
             body: Any = {"enabled": False}

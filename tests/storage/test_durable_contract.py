@@ -361,6 +361,28 @@ async def test_totp_steps_only_move_forward(durable: SqlDurableStore) -> None:
     assert two is not None and two.totp_last_step == 7
 
 
+async def test_enrollment_activity_is_recorded_without_touching_updated_at(
+    durable: SqlDurableStore,
+) -> None:
+    await durable.create_tenant(Tenant("acme", "Acme"))
+    await durable.create_enrollment(enrollment("enr_1", "alice"))
+    await durable.create_enrollment(enrollment("enr_2", "bob"))
+    before = await durable.get_enrollment("acme", "enr_1")
+    used = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    error = {"code": "invalid_otp", "at": "2026-11-30T12:01:00Z", "method": "otp"}
+    await durable.record_enrollment_activity(
+        [("acme", "enr_1", used), ("globex", "enr_2", used)],
+        [("acme", "enr_2", error), ("acme", "enr_missing", error)],
+    )
+    await durable.record_enrollment_activity([], [])
+    one = await durable.get_enrollment("acme", "enr_1")
+    two = await durable.get_enrollment("acme", "enr_2")
+    assert before is not None and one is not None and two is not None
+    assert one.last_used_at == used and one.last_error is None
+    assert one.updated_at == before.updated_at
+    assert two.last_used_at is None and two.last_error == error
+
+
 async def test_delete_enrollment(durable: SqlDurableStore) -> None:
     await durable.create_tenant(Tenant("acme", "Acme"))
     await durable.create_enrollment(enrollment("enr_1", "alice"))

@@ -428,3 +428,22 @@ async def test_delete_tenant_data(ephemeral: EphemeralEnv) -> None:
     assert await attempt(store, kept["globex"], True, lock) is AttemptOutcome.LOCKED
     assert not (await consume(store, "alice", one, one, tenant="globex"))[0]
     await store.delete_tenant_data("no-such-tenant")
+
+
+# --------------------------------------------------------------------------- lockout read
+
+
+async def test_lockout_remaining_reports_a_running_lockout(ephemeral: EphemeralEnv) -> None:
+    store = ephemeral.store
+    limits = AttemptLimits(per_transaction=10, per_user=2, lockout_seconds=2)
+    assert await store.lockout_remaining(T, "alice") is None
+    tx = await make_tx(ephemeral)
+    assert await attempt(store, tx, False, limits) is AttemptOutcome.INVALID
+    assert await store.lockout_remaining(T, "alice") is None  # one failure is no lockout
+    assert await attempt(store, tx, False, limits) is AttemptOutcome.INVALID
+    remaining = await store.lockout_remaining(T, "alice")
+    assert remaining is not None and 1 < remaining <= 2
+    assert await store.lockout_remaining(T, "bob") is None
+    assert await store.lockout_remaining("globex", "alice") is None
+    await ephemeral.advance(2.1)
+    assert await store.lockout_remaining(T, "alice") is None

@@ -1,0 +1,123 @@
+"""Operations: the request id for logs, request metrics, and ``GET /metrics``.
+
+:class:`Observe` is the app's outermost middleware (pure ASGI, no body
+buffering but for the small JSON of error answers). Per request it
+
+- settles the request id: the client's ``X-Request-Id`` when it is well formed,
+  else a new one, handed down as that header so the error boundary echoes the
+  same id; it is :data:`mfa.logs.REQUEST_ID` for everything logged meanwhile;
+- counts the answer in :class:`mfa.metrics.Metrics` by route template, method,
+  status and catalogue code (read from the error body's ``errorCode``), and
+  times it.
+
+``GET /metrics`` (:func:`metrics_route`) serves the registry in Prometheus'
+text format, outside the OpenAPI document and ``/appliance-mfa``. With
+``MFA_METRICS_TOKEN`` set it wants ``Authorization: Bearer <token>``
+(``invalid_bearer_format`` without, ``invalid_token`` when wrong);
+``MFA_METRICS=false`` removes the route.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mfa.errors import InvalidBearerFormat, InvalidToken
+from mfa.http.boundary import _REQUEST_ID as _WELL_FORMED
+from mfa.logs import REQUEST_ID
+from mfa.metrics import CONTENT_TYPE, Metrics
+from mfa.service import MFAService
+from mfa.tokens import parse_authorization
+
+_ERROR_BODY_LIMIT = 4096  # contract error bodies are a few hundred bytes
+
+
+class Observe:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope, request_id = _with_request_id(scope)
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        error_body: list[bytes] = []
+
+        async def observe_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif (
+                message["type"] == "http.response.body"
+                and status >= 400
+                and sum(map(len, error_body)) < _ERROR_BODY_LIMIT
+            ):
+                error_body.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe_send)
+        finally:
+            self.metrics.observe_request(
+                _route(scope),
+                str(scope.get("method", "")),
+                status,
+                _error_code(b"".join(error_body)) if status >= 400 else "",
+                time.perf_counter() - started,
+            )
+            REQUEST_ID.reset(token)
+
+
+def _with_request_id(scope: Scope) -> tuple[Scope, str]:
+    """The scope with a well-formed ``x-request-id`` header (the client's, which the
+    boundary then echoes, or a new one put in its place), and that id."""
+    headers = scope.get("headers", [])
+    incoming = next((v for k, v in headers if k.lower() == b"x-request-id"), None)
+    if incoming is not None:
+        text = incoming.decode("latin-1")
+        if _WELL_FORMED.match(text):
+            return scope, text
+    fresh = os.urandom(16).hex()  # 128 random bits, as the boundary makes them
+    kept = [(k, v) for k, v in headers if k.lower() != b"x-request-id"]
+    return {**scope, "headers": [*kept, (b"x-request-id", fresh.encode())]}, fresh
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"
+
+
+def _error_code(body: bytes) -> str:
+    try:
+        code = json.loads(body).get("errorCode")
+    except (ValueError, AttributeError):
+        return ""
+    return code if isinstance(code, str) else ""
+
+
+async def _metrics(request: Request) -> Response:
+    service: MFAService = request.app.state.mfa
+    expected = service.settings.metrics_token
+    if expected:
+        credential = parse_authorization(request.headers.get("authorization"))
+        if credential.kind != "bearer":
+            raise InvalidBearerFormat("The metrics take the metrics token as a Bearer token.")
+        if not hmac.compare_digest(credential.value.encode(), expected.encode()):
+            raise InvalidToken("Wrong metrics token.")
+    return Response(service.ctx.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+def metrics_route() -> Route:
+    return Route("/metrics", _metrics, methods=["GET"], name="metrics")
