@@ -19,7 +19,7 @@ from tests.test_serve import clean_env, free_port
 def test_serve_logs_json_lines_with_the_request_id(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mfa.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "mfa.cli", "serve", "--port", str(port), "--access-log"],
         cwd=tmp_path,
         env=clean_env(MFA_LOG_FORMAT="json", MFA_METRICS_TOKEN="scrape-me"),
         stdout=subprocess.PIPE,

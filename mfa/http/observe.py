@@ -23,6 +23,7 @@ import hmac
 import json
 import os
 import time
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,8 +34,11 @@ from mfa.errors import InvalidBearerFormat, InvalidToken
 from mfa.http.boundary import _REQUEST_ID as _WELL_FORMED
 from mfa.logs import REQUEST_ID
 from mfa.metrics import CONTENT_TYPE, Metrics
-from mfa.service import MFAService
 from mfa.tokens import parse_authorization
+
+if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
+    from mfa.service import MFAService
+
 
 _ERROR_BODY_LIMIT = 4096  # contract error bodies are a few hundred bytes
 

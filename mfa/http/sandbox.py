@@ -6,7 +6,7 @@ simulated phone should answer, with the tenant's API key. See :mod:`mfa.sandbox`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -15,7 +15,10 @@ from mfa.errors import NotFound
 from mfa.http import params
 from mfa.http.endpoint import Endpoint
 from mfa.schemas import has_control
-from mfa.service import MFAService
+
+if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
+    from mfa.service import MFAService
+
 
 MAX_RECIPIENT_CHARS = 4096  # a push token's bound in the device enroll body
 

@@ -11,7 +11,7 @@ device and the masked phone number. The list of enrollments keeps its own
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -21,7 +21,9 @@ from mfa.http import params
 from mfa.http.endpoint import Endpoint
 from mfa.http.views import device_view
 from mfa.schemas import DeviceView
-from mfa.service import MFAService
+
+if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
+    from mfa.service import MFAService
 
 
 class LastErrorView(BaseModel):
