@@ -24,14 +24,13 @@ request or an expired transaction.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from mfa.errors import MFAError
+from mfa.periodic import Periodic
 from mfa.storage.base import BackendUnavailable, DurableStore, Transaction
 
 log = logging.getLogger("mfa.activity")
@@ -43,7 +42,7 @@ RECORDED_FAMILIES = frozenset({"WrongCode", "DeliveryFailed", "QuotaExceeded"})
 _Key = tuple[str, str]
 
 
-class EnrollmentActivity:
+class EnrollmentActivity(Periodic):
     def __init__(
         self,
         durable: DurableStore,
@@ -52,10 +51,9 @@ class EnrollmentActivity:
     ) -> None:
         self._durable = durable
         self._clock = clock
-        self._interval = interval
+        super().__init__(interval, log, "record enrollment activity")
         self._used: dict[_Key, datetime] = {}
         self._errors: dict[_Key, dict[str, Any]] = {}
-        self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ noting
 
@@ -102,28 +100,8 @@ class EnrollmentActivity:
             self._errors = {**errors, **self._errors}
             raise
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        with contextlib.suppress(BackendUnavailable):
-            await self.flush()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except BackendUnavailable:
-                log.warning("could not record enrollment activity yet; will retry")
-            except Exception:  # the loop must outlive any one failure
-                log.exception("recording enrollment activity failed")
+    async def tick(self) -> None:
+        await self.flush()
 
 
 def _key(tx: Transaction) -> _Key | None:

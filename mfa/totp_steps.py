@@ -14,10 +14,9 @@ dies *and* Redis loses its data at the same moment. Anything else survives.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
+from mfa.periodic import Periodic
 from mfa.storage.base import BackendUnavailable, DurableStore
 
 log = logging.getLogger("mfa.totp_steps")
@@ -25,12 +24,11 @@ log = logging.getLogger("mfa.totp_steps")
 FLUSH_SECONDS = 0.1
 
 
-class TotpStepLog:
+class TotpStepLog(Periodic):
     def __init__(self, durable: DurableStore, interval: float = FLUSH_SECONDS) -> None:
         self._durable = durable
-        self._interval = interval
+        super().__init__(interval, log, "record accepted TOTP steps")
         self._pending: dict[tuple[str, str], int] = {}
-        self._task: asyncio.Task[None] | None = None
 
     def note(self, tenant_id: str, enrollment_id: str, step: int) -> None:
         key = (tenant_id, enrollment_id)
@@ -49,25 +47,5 @@ class TotpStepLog:
                 self.note(t, e, step)
             raise
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        with contextlib.suppress(BackendUnavailable):
-            await self.flush()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except BackendUnavailable:
-                log.warning("could not record accepted TOTP steps yet; will retry")
-            except Exception:  # the loop must outlive any one failure
-                log.exception("recording accepted TOTP steps failed")
+    async def tick(self) -> None:
+        await self.flush()

@@ -17,13 +17,13 @@ a cluster.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 from collections.abc import Callable
 
 from mfa.events.sink import EventSink
+from mfa.periodic import Periodic
 from mfa.storage.base import BackendUnavailable, DurableStore
 
 log = logging.getLogger("mfa.events.relay")
@@ -32,7 +32,7 @@ TENANTS_REFRESH_SECONDS = 5.0
 PRUNE_EVERY_SECONDS = 3600.0
 
 
-class EventRelay:
+class EventRelay(Periodic):
     def __init__(
         self,
         sink: EventSink,
@@ -46,13 +46,12 @@ class EventRelay:
         self._durable = durable
         self._clock = clock
         self._retention_seconds = retention_days * 86400
-        self._interval = interval
+        super().__init__(interval, log, "move events")
         # Unique per process: the group's pending list is kept per consumer name.
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
         self._tenants: list[str] = []
         self._tenants_at = float("-inf")
         self._pruned_at = float("-inf")
-        self._task: asyncio.Task[None] | None = None
 
     async def _tenant_ids(self) -> list[str]:
         now = asyncio.get_running_loop().time()
@@ -88,27 +87,5 @@ class EventRelay:
         if dropped:
             log.info("retention: dropped %d events", dropped)
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        # A last round, so a clean shutdown leaves nothing behind (a dead worker's
-        # entries wait in Redis for another relay).
-        with contextlib.suppress(BackendUnavailable):
-            await self.run_once()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.run_once()
-            except BackendUnavailable:
-                log.warning("could not move events yet; will retry")
-            except Exception:  # the loop must outlive any one failure
-                log.exception("moving events failed")
+    async def tick(self) -> None:
+        await self.run_once()
