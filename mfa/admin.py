@@ -38,7 +38,7 @@ from mfa.ui.policy import check_hosted_pages
 class FactorToggle:
     name: str
     enabled: bool  # switched on by the tenant admin
-    available: bool  # and also allowed and servable by this deployment
+    available: bool  # and not switched off by the operator
 
 
 @dataclass(frozen=True, slots=True)

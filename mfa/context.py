@@ -24,7 +24,7 @@ from mfa.events.sink import EventSink
 from mfa.factors.recovery import RecoveryHasher
 from mfa.keys import KeyMaterial
 from mfa.metrics import MeteredPush, MeteredSms, Metrics
-from mfa.names import Factor, TxKind
+from mfa.names import TxKind
 from mfa.sandbox import SandboxOutbox, SandboxPushTransport, SandboxSmsTransport
 from mfa.sealing import Sealer
 from mfa.settings import Settings
@@ -93,19 +93,8 @@ class Context:
     # ------------------------------------------------------------------ factors
 
     def factor_available(self, tenant: Tenant, factor: str) -> bool:
-        """Switched on by the tenant admin, not switched off by the operator, and
-        servable by this deployment (push needs its routes)."""
-        return (
-            tenant.factors.get(factor, False)
-            and factor not in self.settings.disabled_factors
-            and factor in self.servable_factors
-        )
-
-    @property
-    def servable_factors(self) -> frozenset[str]:
-        """Factors this build of the service can run end to end. Offering one it
-        cannot run would make a real client show a button that cannot work."""
-        return SERVABLE_FACTORS
+        """Switched on by the tenant admin and not switched off by the operator."""
+        return tenant.factors.get(factor, False) and factor not in self.settings.disabled_factors
 
     def require_global(self, factor: str) -> None:
         if factor in self.settings.disabled_factors:
@@ -143,8 +132,3 @@ class Context:
     def tx_token(self, tenant_id: str, user_id: str, txid: str, kind: TxKind) -> str:
         claims = {"tid": tenant_id, "sub": user_id, "txid": txid, "k": kind.value}
         return self.codec.issue("tx", claims, self.settings.transaction_ttl_seconds)
-
-
-SERVABLE_FACTORS: frozenset[str] = frozenset(
-    {Factor.OTP, Factor.SMS, Factor.PUSH, Factor.RECOVERY_CODE}
-)

@@ -78,6 +78,20 @@ def as_contract_error(exc: BaseException) -> tuple[MFAError, int | None, dict[st
     return InternalError(), None, {}
 
 
+def request_id_for(scope: Scope) -> str:
+    """The request's id, settled once and kept in the scope's state: the client's
+    ``X-Request-Id`` when well formed, else 128 random bits in 32 hex digits (like
+    ``uuid4().hex``, at a quarter of its cost). The outermost middleware that needs
+    it settles it; every later one reads the same."""
+    state = scope.setdefault("state", {})
+    request_id: str | None = state.get("request_id")
+    if request_id is None:
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        state["request_id"] = request_id
+    return request_id
+
+
 class ErrorBoundary:
     def __init__(
         self, app: ASGIApp, on_request: Callable[[], Awaitable[None]] | None = None
@@ -89,11 +103,7 @@ class ErrorBoundary:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
-        # 128 random bits in 32 hex digits, like uuid4().hex, at a quarter of its cost
-        # (it builds a UUID object on every request).
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = request_id_for(scope)
         # Where the request came from, for the events it causes (mfa.events).
         client = scope.get("client")
         agent = _header(scope, b"user-agent")

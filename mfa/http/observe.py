@@ -3,9 +3,10 @@
 :class:`Observe` is the app's outermost middleware (pure ASGI, no body
 buffering but for the small JSON of error answers). Per request it
 
-- settles the request id: the client's ``X-Request-Id`` when it is well formed,
-  else a new one, handed down as that header so the error boundary echoes the
-  same id; it is :data:`mfa.logs.REQUEST_ID` for everything logged meanwhile;
+- settles the request id (:func:`mfa.http.boundary.request_id_for`: the client's
+  ``X-Request-Id`` when well formed, else a new one, kept in the scope so the
+  error boundary echoes the same); it is :data:`mfa.logs.REQUEST_ID` for
+  everything logged meanwhile;
 - counts the answer in :class:`mfa.metrics.Metrics` by route template, method,
   status and catalogue code (read from the error body's ``errorCode``), and
   times it.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -31,7 +31,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mfa.errors import InvalidBearerFormat, InvalidToken
-from mfa.http.boundary import _REQUEST_ID as _WELL_FORMED
+from mfa.http.boundary import request_id_for
 from mfa.logs import REQUEST_ID
 from mfa.metrics import CONTENT_TYPE, Metrics
 from mfa.tokens import parse_authorization
@@ -52,8 +52,7 @@ class Observe:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope, request_id = _with_request_id(scope)
-        token = REQUEST_ID.set(request_id)
+        token = REQUEST_ID.set(request_id_for(scope))
         started = time.perf_counter()
         status = 500
         error_body: list[bytes] = []
@@ -81,20 +80,6 @@ class Observe:
                 time.perf_counter() - started,
             )
             REQUEST_ID.reset(token)
-
-
-def _with_request_id(scope: Scope) -> tuple[Scope, str]:
-    """The scope with a well-formed ``x-request-id`` header (the client's, which the
-    boundary then echoes, or a new one put in its place), and that id."""
-    headers = scope.get("headers", [])
-    incoming = next((v for k, v in headers if k.lower() == b"x-request-id"), None)
-    if incoming is not None:
-        text = incoming.decode("latin-1")
-        if _WELL_FORMED.match(text):
-            return scope, text
-    fresh = os.urandom(16).hex()  # 128 random bits, as the boundary makes them
-    kept = [(k, v) for k, v in headers if k.lower() != b"x-request-id"]
-    return {**scope, "headers": [*kept, (b"x-request-id", fresh.encode())]}, fresh
 
 
 def _route(scope: Scope) -> str:
