@@ -1,10 +1,11 @@
 """A background task that runs one step every few seconds while the service is open.
 
 Work kept out of the request path — accepted TOTP steps and enrollment activity
-written behind, audit events moved to the durable store — runs the same way:
+written behind, audit events moved to the durable store, webhook deliveries —
+runs the same way:
 :meth:`Periodic.start` when the service opens, one :meth:`~Periodic.tick` per
-interval, and a last tick on :meth:`~Periodic.stop` so a clean shutdown leaves
-nothing behind. A tick that meets a backend outage is tried again next time;
+interval, and :meth:`~Periodic.on_stop` when it stops (a last tick, unless a
+subclass says otherwise). A tick that meets a backend outage is tried again next time;
 any other failure is logged, and the loop carries on.
 """
 
@@ -27,6 +28,11 @@ class Periodic:
     async def tick(self) -> None:
         raise NotImplementedError
 
+    async def on_stop(self) -> None:
+        """After the loop ends: by default one last tick, so a clean shutdown leaves
+        nothing behind."""
+        await self.tick()
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.ensure_future(self._run())
@@ -38,7 +44,7 @@ class Periodic:
                 await self._task
             self._task = None
         with contextlib.suppress(BackendUnavailable):
-            await self.tick()
+            await self.on_stop()
 
     async def _run(self) -> None:
         while True:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
@@ -38,8 +37,9 @@ from dataclasses import dataclass
 import httpx
 
 from mfa.events.record import Event, WebhookDelivery, WebhookEndpoint, iso, public
+from mfa.periodic import Periodic
 from mfa.sealing import Sealer
-from mfa.storage.base import BackendUnavailable, DurableStore
+from mfa.storage.base import DurableStore
 
 log = logging.getLogger("mfa.events.webhooks")
 
@@ -84,7 +84,7 @@ class AttemptResult:
     error: str | None
 
 
-class WebhookDeliverer:
+class WebhookDeliverer(Periodic):
     """Claims due deliveries and sends them, at most ``concurrency`` at a time.
 
     ``clock`` schedules retries (tests inject a frozen one and move it);
@@ -111,11 +111,10 @@ class WebhookDeliverer:
         self.policy = policy
         self._concurrency = concurrency
         self._timeout = timeout
-        self._interval = interval
+        super().__init__(interval, log, "deliver webhooks")
         self._wall = wall
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        self._task: asyncio.Task[None] | None = None
         # Leased long enough for one attempt and its bookkeeping.
         self._lease = timeout * 3 + 5
 
@@ -205,26 +204,12 @@ class WebhookDeliverer:
             tried += len(due)
             await asyncio.gather(*(one(d, e) for d, e in due))
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
+    async def tick(self) -> None:
+        await self.run_once()
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def on_stop(self) -> None:
+        # No last round: a delivery due now waits in the database for the next
+        # worker, rather than holding this one's shutdown for a receiver's timeout.
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.run_once()
-            except BackendUnavailable:
-                log.warning("could not deliver webhooks yet; will retry")
-            except Exception:  # the loop must outlive any one failure
-                log.exception("delivering webhooks failed")
