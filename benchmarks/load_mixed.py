@@ -65,6 +65,7 @@ from typing import Any, cast
 
 import pyotp
 import redis
+from _processes import free_port, start_server  # benchmarks/ is on sys.path
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "test"}
@@ -310,28 +311,6 @@ async def prepare(env: dict[str, str], tenant: str, users: int, first: bool) -> 
 # ------------------------------------------------------------------ processes
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_process(
-    cmd: list[str], env: dict[str, str], port: int, log: Path
-) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=out)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{cmd[:4]} exited:\n{log.read_text()[-2000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return proc
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"{cmd[:4]} not listening after 30 s")
-
-
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -464,7 +443,7 @@ def phase(
     workdir, port = Path(args.workdir), free_port()
     cmd = [str(Path(sys.executable).parent / "mfa"), "serve", "--workers", str(workers)]
     cmd += ["--port", str(port), "--log-level", "warning"]
-    server = start_process(cmd, env, port, workdir / f"mfa-{workers}.log")
+    server = start_server(cmd, env, port, workdir / f"mfa-{workers}.log")
     try:
         time.sleep(1.0 if workers > 1 else 0.3)  # every worker up
         warm = {
@@ -540,7 +519,7 @@ def run(args: argparse.Namespace) -> None:
         f"ops {', '.join(f'{op} x{OPS[op][1]} conns' for op in ops)}; {args.duration:.0f} s each"
     )
     args.receiver_port = free_port()
-    receiver = start_process(
+    receiver = start_server(
         [sys.executable, __file__, "--receiver", str(args.receiver_port)],
         {},
         args.receiver_port,

@@ -40,11 +40,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,6 +54,7 @@ from typing import Any
 
 import pyotp
 import redis
+from _processes import free_port, start_server  # benchmarks/ is on sys.path
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 ADMIN_KEY = "mfa_bench-operator-key-0123456789abcdefghijklmnop"
@@ -223,28 +222,6 @@ def mfa_lines(users: list[dict[str, Any]]) -> list[str]:
 
 
 # ------------------------------------------------------------------ load and counting
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(
-    cmd: list[str], env: dict[str, str], port: int, log: Path
-) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=out)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{cmd[:3]} exited:\n{log.read_text()[-2000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return proc
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"{cmd[:3]} not listening after 30 s")
 
 
 def cpu_seconds(pid: int) -> float:
