@@ -18,7 +18,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
 import jwt
 
 from mfa.context import Context
@@ -74,7 +73,7 @@ async def enroll(ctx: Context, ticket: str, device: Device, service_url: str) ->
     device_keys.public_key(device.public_key)  # refuse a bad key before anything is written
     eid = str(tx.data["enrollment_id"])
     code = ctx.sealer.unseal_text(tenant_id, eid, "recovery", tx.data["recovery_code"])
-    recovery_hash = await anyio.to_thread.run_sync(ctx.hasher.hash, code)
+    recovery_hash = await ctx.hasher.hash_async(code)  # bounded to the cores
     device_token = f"{eid}.{device_keys.new_device_token()}"
     record = Enrollment(
         enrollment_id=eid,
