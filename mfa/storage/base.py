@@ -247,10 +247,10 @@ class DurableStore(Protocol):
 
     async def insert_events(
         self, batch: Sequence[Event], render: Callable[[Event], str], now: float
-    ) -> int:
+    ) -> None:
         """Store the events not stored yet (by id) and, in the same transaction, queue
         one delivery (body ``render(event)``) per subscribed webhook endpoint of the
-        event's tenant. Returns how many were new."""
+        event's tenant. Idempotent: a batch stored twice is stored, and queued, once."""
 
     async def list_events(
         self,

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mfa.events.record import (
     WEBHOOK_TYPES,
@@ -137,56 +138,43 @@ def _new_delivery(
     }
 
 
+def _insert_ignoring(conn: AsyncConnection, table: sa.Table, key: str) -> sa.Insert:
+    """``INSERT … ON CONFLICT (key) DO NOTHING`` in the connection's dialect."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
+
+
 class SqlEvents(SqlConnections):
     # ------------------------------------------------------------------ audit trail
 
     @_bounded
-    async def insert_events(self, batch: Sequence[Event], render: Render, now: float) -> int:
+    async def insert_events(self, batch: Sequence[Event], render: Render, now: float) -> None:
         if not batch:
-            return 0
-        for _ in range(2):
-            try:
-                return await self._insert_events(batch, render, now)
-            except sa_exc.IntegrityError:
-                # Two movers inserting the same event at once (PostgreSQL: the unique
-                # index waits for the other transaction, then refuses): it is now
-                # committed, so the next try skips it.
-                continue
-        return await self._insert_events(batch, render, now)
-
-    async def _insert_events(self, batch: Sequence[Event], render: Render, now: float) -> int:
-        ids = [e.event_id for e in batch]
+            return
         async with self._write("insert_events") as conn:
-            known = set(
-                (await conn.execute(sa.select(events.c.event_id).where(events.c.event_id.in_(ids))))
-                .scalars()
-                .all()
-            )
-            fresh: list[Event] = []
-            seen: set[str] = set()
-            for event in batch:
-                if event.event_id not in known and event.event_id not in seen:
-                    seen.add(event.event_id)
-                    fresh.append(event)
-            if not fresh:
-                return 0
-            await conn.execute(events.insert(), [_event_values(e) for e in fresh])
-            owed = [e for e in fresh if e.type in WEBHOOK_TYPES]
+            # ON CONFLICT DO NOTHING on the event id, and on the delivery id (derived
+            # from event and endpoint): a batch moved twice (its mover died before
+            # acknowledging), or by two movers at once, adds nothing the second time,
+            # with no read before the write. PostgreSQL's unique index makes the
+            # second of two concurrent inserts wait for the first, then skip.
+            # (Reading which ids exist first cost more than the insert itself.)
+            insert = _insert_ignoring(conn, events, "event_id")
+            await conn.execute(insert, [_event_values(e) for e in batch])
+            owed = [e for e in batch if e.type in WEBHOOK_TYPES]
             tenants = {e.tenant_id for e in owed}
-            if tenants:
-                query = sa.select(webhook_endpoints).where(
-                    webhook_endpoints.c.tenant_id.in_(tenants)
-                )
-                endpoints = [_endpoint(r) for r in await conn.execute(query)]
-                rows = [
-                    _new_delivery(ep.endpoint_id, e.tenant_id, e, render(e), now)
-                    for e in owed
-                    for ep in endpoints
-                    if ep.tenant_id == e.tenant_id and e.type in ep.events
-                ]
-                if rows:
-                    await conn.execute(webhook_deliveries.insert(), rows)
-        return len(fresh)
+            if not tenants:
+                return
+            query = sa.select(webhook_endpoints).where(webhook_endpoints.c.tenant_id.in_(tenants))
+            endpoints = [_endpoint(r) for r in await conn.execute(query)]
+            rows = [
+                _new_delivery(ep.endpoint_id, e.tenant_id, e, render(e), now)
+                for e in owed
+                for ep in endpoints
+                if ep.tenant_id == e.tenant_id and e.type in ep.events
+            ]
+            if rows:
+                insert = _insert_ignoring(conn, webhook_deliveries, "delivery_id")
+                await conn.execute(insert, rows)
 
     @_bounded
     async def list_events(

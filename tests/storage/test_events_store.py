@@ -31,12 +31,10 @@ async def setup(durable: SqlDurableStore) -> None:
 
 async def test_an_event_is_stored_and_queued_once(durable: SqlDurableStore) -> None:
     await setup(durable)
-    assert await durable.insert_events([event(1), event(2, "auth.succeeded")], render, T0) == 2
-    # Moved again (a relay died before acknowledging): nothing new.
-    assert (
-        await durable.insert_events([event(1), event(2, "auth.succeeded"), event(1)], render, T0)
-        == 0
-    )
+    await durable.insert_events([event(1), event(2, "auth.succeeded")], render, T0)
+    # Moved again (a relay died before acknowledging), with a repeat inside the
+    # batch too: nothing new, no second delivery.
+    await durable.insert_events([event(1), event(2, "auth.succeeded"), event(1)], render, T0)
     found = await durable.list_events("acme")
     assert [e.event_id for e in found] == ["evt_1", "evt_2"]
     (delivery,) = await durable.list_deliveries("acme", "ep_1")
@@ -48,8 +46,7 @@ async def test_concurrent_moves_of_the_same_events_insert_them_once(
 ) -> None:
     await setup(durable)
     batch = [event(n) for n in range(20)]
-    counts = await asyncio.gather(*(durable.insert_events(batch, render, T0) for _ in range(4)))
-    assert sum(counts) == 20
+    await asyncio.gather(*(durable.insert_events(batch, render, T0) for _ in range(4)))
     assert len(await durable.list_events("acme", limit=500)) == 20
     assert len(await durable.list_deliveries("acme", "ep_1", limit=500)) == 20
 
