@@ -1,11 +1,11 @@
 """What is said about configuration: every problem at once, each on a line of its own.
 
-:class:`mfa.settings.Settings` hands its problems here: the values pydantic refused,
-what the transports in use cannot start without, and ``MFA_*`` variables that are
-no setting at all. Each line names the variable and, unless it is a secret, the
-value, shortened and with any URL password masked; a refused type gains the
-setting's meaning; an unknown name gains the closest known one. Nothing here decides
-what is valid: the fields and their types do (:mod:`mfa.settings_types`).
+:class:`mfa.settings.Settings` hands its problems here: the values its fields
+refused (their types are :mod:`mfa.settings_types`), what the transports in use
+cannot start without, and ``MFA_*`` variables that are no setting at all. Each line
+names the variable and, unless it is a secret, the value, shortened and with any
+URL password masked; a refused type gains the setting's meaning; an unknown name
+gains the closest known one.
 """
 
 from __future__ import annotations
