@@ -316,14 +316,14 @@ class InProcessClient:
         return _json(view)
 
     async def create_webhook(self, tenant_id: str, url: str, events: list[str]) -> dict[str, Any]:
-        from mfa.http.events import CreateWebhookBody, WebhookCreatedResponse, webhook_view
+        from mfa.http.webhooks import CreateWebhookBody, WebhookCreatedResponse, webhook_view
 
         b = _check(CreateWebhookBody, url=url, events=events)
         endpoint, secret = await (await self._events()).create_webhook(tenant_id, b.url, b.events)
         return _json(WebhookCreatedResponse(**webhook_view(endpoint).model_dump(), secret=secret))
 
     async def list_webhooks(self, tenant_id: str) -> list[dict[str, Any]]:
-        from mfa.http.events import webhook_view
+        from mfa.http.webhooks import webhook_view
 
         return [
             _json(webhook_view(e)) for e in await (await self._events()).list_webhooks(tenant_id)
@@ -336,7 +336,7 @@ class InProcessClient:
         return await (await self._events()).rotate_secret(tenant_id, webhook_id)
 
     async def test_webhook(self, tenant_id: str, webhook_id: str) -> dict[str, Any]:
-        from mfa.http.events import delivery_view
+        from mfa.http.webhooks import delivery_view
 
         return _json(
             delivery_view(await (await self._events()).test_webhook(tenant_id, webhook_id))
@@ -345,7 +345,7 @@ class InProcessClient:
     async def list_webhook_deliveries(
         self, tenant_id: str, webhook_id: str, *, status: str | None = None
     ) -> list[dict[str, Any]]:
-        from mfa.http.events import delivery_view
+        from mfa.http.webhooks import delivery_view
 
         found = await (await self._events()).list_deliveries(tenant_id, webhook_id, status)
         return [_json(delivery_view(d)) for d in found]
@@ -353,7 +353,7 @@ class InProcessClient:
     async def redeliver_webhook(
         self, tenant_id: str, webhook_id: str, delivery_id: str
     ) -> dict[str, Any]:
-        from mfa.http.events import delivery_view
+        from mfa.http.webhooks import delivery_view
 
         delivery = await (await self._events()).redeliver(tenant_id, webhook_id, delivery_id)
         return _json(delivery_view(delivery))

@@ -8,25 +8,25 @@ generated from this one place (:mod:`mfa.settings_table`; a test keeps them equa
 :class:`Settings` directly. Either way every problem is reported at once, in one
 :class:`SettingsError` with a line per variable, never as a traceback from deep
 inside a driver on the first request.
+
+Values that need more than a type check (URLs, comma lists, factor names) are
+:mod:`mfa.settings_types`. How problems are worded, with secrets and passwords
+kept out, is :mod:`mfa.settings_report`: it reads this model's fields, so the
+methods below import it when they run rather than this module at load.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
-import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mfa.names import Factor
+from mfa.settings_types import FACTORS, CommaSet, DatabaseUrl, FactorSet, RedisUrl
 
-FACTORS: tuple[str, ...] = tuple(f.value for f in Factor)
 PREFIX = "MFA_"
-# Variables the test suite reads (tests/conftest.py): not settings, not typos.
-_NOT_SETTINGS_PREFIX = "MFA_TEST_"
 
 # Transport names are open: any installed entry point of mfa.sms_transports or
 # mfa.push_transports (see mfa.delivery), checked by from_env.
@@ -39,15 +39,6 @@ log = logging.getLogger("mfa.settings")
 class SettingsError(ValueError):
     """A configuration value is missing or malformed (raised at start-up)."""
 
-
-def _comma_set(value: Any) -> Any:
-    # Environment variables are text: "sms, push" is a set of two.
-    if isinstance(value, str):
-        return frozenset(p.strip() for p in value.split(",") if p.strip())
-    return value
-
-
-CommaSet = Annotated[frozenset[str], BeforeValidator(_comma_set)]
 
 # Settings whose values never appear in a message, a repr or `mfa settings`.
 SECRETS = frozenset(
@@ -74,13 +65,13 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # -- stores
-    database_url: str = Field(
+    database_url: DatabaseUrl = Field(
         "sqlite+aiosqlite:///mfa.db",
         description="durable store: `sqlite+aiosqlite:///path` or "
         "`postgresql+asyncpg://user:pass@host/db` (`sqlite://`, `postgresql://` are "
         "read as those)",
     )
-    redis_url: str | None = Field(
+    redis_url: RedisUrl | None = Field(
         None,
         description="ephemeral store (`redis://`, `rediss://`, `unix://`); unset = "
         "in-process store, one process only",
@@ -114,7 +105,7 @@ class Settings(BaseModel):
         "kept when no keys are configured; relative to the working directory",
     )
     # -- factors and policy
-    disabled_factors: CommaSet = Field(
+    disabled_factors: FactorSet = Field(
         frozenset(),
         description="factors switched off for the whole deployment, comma list of "
         f"{', '.join(f'`{f}`' for f in FACTORS)} (`feature_disabled`)",
@@ -251,50 +242,9 @@ class Settings(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise SettingsError(_report(exc, data)) from None
+            from mfa.settings_report import report  # see the module's docstring
 
-    # ------------------------------------------------------------------ checks
-
-    @field_validator("database_url")
-    @classmethod
-    def _database_url(cls, url: str) -> str:
-        scheme, sep, rest = url.partition("://")
-        if not sep or not rest:
-            raise ValueError(
-                "not a database URL; use sqlite+aiosqlite:///path/mfa.db or "
-                "postgresql+asyncpg://user:password@host:5432/mfa"
-            )
-        # The driver is ours to choose: the one async driver per database we ship.
-        scheme = {
-            "sqlite": "sqlite+aiosqlite",
-            "postgresql": "postgresql+asyncpg",
-            "postgres": "postgresql+asyncpg",
-        }.get(scheme, scheme)
-        if scheme not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
-            raise ValueError(
-                f"unsupported scheme {scheme!r}; use sqlite+aiosqlite:// or postgresql+asyncpg://"
-            )
-        return f"{scheme}://{rest}"
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_url(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(
-            ("redis://", "rediss://", "unix://", "redis+cluster://")
-        ):
-            raise ValueError(
-                "not a Redis URL; use redis://host:6379/0, rediss://…, unix://… or "
-                "redis+cluster://host:port,host:port for Redis Cluster"
-            )
-        return url
-
-    @field_validator("disabled_factors")
-    @classmethod
-    def _factors(cls, names: frozenset[str]) -> frozenset[str]:
-        unknown = names - set(FACTORS)
-        if unknown:
-            raise ValueError(f"unknown factors {sorted(unknown)}; known: {', '.join(FACTORS)}")
-        return names
+            raise SettingsError(report(exc, data)) from None
 
     # ------------------------------------------------------------------ derived
 
@@ -321,6 +271,7 @@ class Settings(BaseModel):
         and wants the same report before start-up."""
         # Transport names: entry points, read here rather than on every construction.
         from mfa.delivery import PUSH_GROUP, SMS_GROUP, check_transport_name
+        from mfa.settings_report import listing, missing_for_transports
 
         problems = []
         for group, name in ((SMS_GROUP, self.sms_transport), (PUSH_GROUP, self.push_transport)):
@@ -328,15 +279,17 @@ class Settings(BaseModel):
                 check_transport_name(group, name)
             except SettingsError as exc:
                 problems.append(str(exc))
-        problems += _missing_for_transports(self)
+        problems += missing_for_transports(self)
         if problems:
-            raise SettingsError(_heading(len(problems)) + "".join(f"\n  {p}" for p in problems))
+            raise SettingsError(listing(problems))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``MFA_*`` variables (empty ones count as unset). Unknown
         ``MFA_*`` names are logged with the closest known one: a typo must not
         silently leave a default in force."""
+        from mfa.settings_report import unknown_variables
+
         env = os.environ if environ is None else environ
         for warning in unknown_variables(env):
             log.warning("%s", warning)
@@ -350,106 +303,5 @@ class Settings(BaseModel):
         return settings
 
 
-# What each bundled SMS transport cannot start without (its from_settings says
-# the same, later; here it joins the other problems in one report).
-_NEEDS = {
-    "twilio": ("twilio_account_sid", "twilio_auth_token", "twilio_from"),
-    "webhook": ("sms_webhook_url", "webhook_secret"),
-}
-
-
-def _missing_for_transports(settings: Settings) -> list[str]:
-    problems = []
-    needed = _NEEDS.get(settings.sms_transport, ())
-    missing = [variable(n) for n in needed if not getattr(settings, n)]
-    if missing:
-        problems.append(f"MFA_SMS_TRANSPORT={settings.sms_transport} needs {' and '.join(missing)}")
-    return problems + _push_problems(settings)
-
-
-def _push_problems(settings: Settings) -> list[str]:
-    """What the push transports in use cannot start without (multi uses two)."""
-    problems = []
-    used = {settings.push_transport}
-    if settings.push_transport == "multi":
-        for name in ("push_apns_transport", "push_gcm_transport"):
-            child = getattr(settings, name)
-            if child == "multi":
-                problems.append(f"{variable(name)} cannot be multi")
-            used.add(child)
-    if "apns" in used:
-        needed = ("apns_key_id", "apns_team_id", "apns_key", "apns_topic")
-        missing = [variable(n) for n in needed if not getattr(settings, n)]
-        if missing:
-            problems.append(f"the apns push transport needs {' and '.join(missing)}")
-        base = settings.apns_base_url
-        if base not in ("production", "sandbox") and not base.startswith(("https://", "http://")):
-            problems.append("MFA_APNS_BASE_URL must be production, sandbox or an http(s) URL")
-    if "fcm" in used and not settings.fcm_credentials:
-        problems.append("the fcm push transport needs MFA_FCM_CREDENTIALS")
-    for name in ("fcm_base_url", "fcm_token_url"):
-        url = getattr(settings, name)
-        if url is not None and not url.startswith(("https://", "http://")):
-            problems.append(f"{variable(name)} must be an http(s) URL")
-    return problems
-
-
 def variable(name: str) -> str:
     return PREFIX + name.upper()
-
-
-# Settings that existed once: say so rather than guess a typo.
-_REMOVED = {
-    "MFA_SMS_CODE_ATTEMPTS": "it was never read; wrong codes are bounded by "
-    "MFA_OTP_ATTEMPTS_PER_TRANSACTION",
-}
-
-
-def unknown_variables(env: Mapping[str, str]) -> list[str]:
-    known = {variable(n) for n in Settings.model_fields}
-    found = []
-    for name in sorted(env):
-        if not name.startswith(PREFIX) or name in known or name.startswith(_NOT_SETTINGS_PREFIX):
-            continue
-        if name in _REMOVED:
-            found.append(f"{name} was removed and is ignored: {_REMOVED[name]}")
-            continue
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        found.append(f"{name} is not an mfa setting and is ignored{hint}")
-    return found
-
-
-def _heading(count: int) -> str:
-    return f"invalid configuration ({count} problem{'s' if count != 1 else ''}):"
-
-
-def _report(exc: ValidationError, data: Mapping[str, Any]) -> str:
-    lines = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else ""
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if field not in Settings.model_fields:
-            lines.append(f"{variable(field)}: not an mfa setting")
-            continue
-        shown = "" if field in SECRETS else f"={_short(data.get(field))}"
-        # Our own checks say what to write; pydantic's ("should be a valid
-        # integer") gain the setting's meaning.
-        hint = "" if error["type"] == "value_error" else _meaning(field)
-        lines.append(f"{variable(field)}{shown}: {message}{hint}")
-    return _heading(len(lines)) + "".join(f"\n  {line}" for line in lines)
-
-
-def _meaning(field: str) -> str:
-    description = Settings.model_fields[field].description or ""
-    return f" ({description.split(';')[0]})" if description else ""
-
-
-def redact_url(text: str) -> str:
-    """``text`` with any URL's password masked: it never reaches a terminal or a log."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", text)
-
-
-def _short(value: Any) -> str:
-    text = redact_url(repr(value))
-    return text if len(text) <= 60 else text[:57] + "…"

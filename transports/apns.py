@@ -24,11 +24,9 @@ The body is ``{"aps": {"alert": …, "category": GUARDIAN_CATEGORY, "sound":
 "default"}, "mfa": {<Guardian fields>}}``: the Guardian iOS SDK reads its fields
 from ``userInfo["mfa"]``, with ``s`` and ``l`` as JSON objects.
 
-**Provider token.** An ES256 JWT (``iss`` = team id, ``iat``, header ``kid`` =
-key id), reused for 40 minutes: Apple refuses tokens older than an hour and
-answers ``TooManyProviderTokenUpdates`` to a provider that mints them more often
-than every 20 minutes. ``ExpiredProviderToken`` mints a new one and retries the
-send once.
+**Provider token.** An ES256 JWT from the ``.p8`` key, reused for 40 minutes
+(:mod:`transports.apns_token`). ``ExpiredProviderToken`` mints a new one and
+retries the send once.
 
 **Errors.** :data:`APNS_REASONS` is the one table from Apple's ``reason`` to ours
 (see :mod:`transports._push`). No retry otherwise: the user can ask again.
@@ -46,13 +44,9 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from mfa.delivery import PushMessage
 from mfa.errors import ErrorSendingPushNotification
@@ -64,6 +58,7 @@ from transports._push import (
     hide_http2_header_trace,
     to_error,
 )
+from transports.apns_token import ProviderToken, read_key
 
 __all__ = ["APNS_PRODUCTION", "APNS_REASONS", "APNS_SANDBOX", "ApnsPushTransport", "ProviderToken"]
 
@@ -73,7 +68,6 @@ APNS_PRODUCTION: Final = "https://api.push.apple.com"
 APNS_SANDBOX: Final = "https://api.sandbox.push.apple.com"
 _ALIASES: Final = {"production": APNS_PRODUCTION, "sandbox": APNS_SANDBOX}
 DEFAULT_TIMEOUT: Final = 10.0
-TOKEN_LIFETIME: Final = 40 * 60
 
 _CHECK_KEY: Final = "check MFA_APNS_KEY, MFA_APNS_KEY_ID and MFA_APNS_TEAM_ID"
 _CHECK_TOPIC: Final = "check MFA_APNS_TOPIC against the app's bundle id"
@@ -116,54 +110,6 @@ def _rule_for(reason: str | None, status: int) -> Rule:
     if status >= 500:
         return APNS_REASONS["InternalServerError"]
     return Rule("failed", "the notification was refused")
-
-
-def _read_key(value: str) -> ec.EllipticCurvePrivateKey:
-    """The ``.p8`` key, from its PEM text or a path to it."""
-    pem = value if "-----BEGIN" in value else Path(value).expanduser().read_text("ascii")
-    key = load_pem_private_key(pem.encode("ascii"), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise ValueError("an APNs key is an EC P-256 private key (.p8)")
-    return key
-
-
-class ProviderToken:
-    """The ES256 JWT that authenticates us to APNs, minted at most every 40 minutes."""
-
-    def __init__(
-        self,
-        key: ec.EllipticCurvePrivateKey,
-        key_id: str,
-        team_id: str,
-        *,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._key = key
-        self._key_id = key_id
-        self._team_id = team_id
-        self._clock = clock
-        self._token: str | None = None
-        self._issued_at = 0.0
-
-    def get(self) -> str:
-        now = self._clock()
-        if self._token is None or now - self._issued_at >= TOKEN_LIFETIME:
-            self._issued_at = now
-            self._token = jwt.encode(
-                {"iss": self._team_id, "iat": int(now)},
-                self._key,
-                algorithm="ES256",
-                headers={"kid": self._key_id},
-            )
-        return self._token
-
-    def renew(self, refused: str) -> None:
-        """Forget ``refused`` (Apple found it expired), unless another send already did."""
-        if self._token == refused:
-            self._token = None
-
-    def __repr__(self) -> str:
-        return f"<ProviderToken kid={self._key_id} iss={self._team_id}>"
 
 
 def _reason(response: httpx.Response) -> tuple[str | None, datetime | None]:
@@ -219,7 +165,7 @@ class ApnsPushTransport:
                 "MFA_APNS_KEY and MFA_APNS_TOPIC"
             )
         try:
-            key = _read_key(key_value)
+            key = read_key(key_value)
         except (OSError, ValueError, TypeError):
             # Not chained: the parser's message could quote the key.
             raise SettingsError(

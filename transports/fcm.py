@@ -9,13 +9,7 @@ Configuration (see ``contract/API.md``)::
     MFA_FCM_TOKEN_URL=https://...       # optional: the key's token_uri
 
 **Libraries.** ``google-auth`` makes the OAuth2 access token from the
-service-account key (the JWT-bearer grant to the token URL, which
-``MFA_FCM_TOKEN_URL`` replaces); ``httpx`` sends the message. google-auth's
-refresh is synchronous, so it runs in a worker thread (one at a time, under a
-lock) and the event loop never blocks on it. Its HTTP goes through
-:class:`_AuthRequest`, our implementation of google-auth's transport interface
-on a synchronous ``httpx.Client``, so its requests are bounded by our timeout
-and mfa needs no ``requests``.
+service-account key (:mod:`transports.fcm_token`); ``httpx`` sends the message.
 
 **The request.** ``POST {base}/v1/projects/{project}/messages:send`` with
 ``Authorization: Bearer <access token>`` and ``{"message": {"token": …,
@@ -34,22 +28,18 @@ a fresh access token and one retry. An access token the token URL refuses is
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final
 
-import anyio
 import httpx
-from google.auth import exceptions as google_exceptions
-from google.auth import transport as google_transport
 from google.oauth2 import service_account
 
 from mfa.delivery import PushMessage
-from mfa.errors import ErrorSendingPushNotification, MFAError
+from mfa.errors import ErrorSendingPushNotification
 from mfa.settings import Settings, SettingsError
 from transports._push import Rule, guardian_fields, to_error
+from transports.fcm_token import CHECK_KEY, AccessToken, read_credentials
 
 __all__ = ["FCM_API_URL", "FCM_CODES", "FCM_SCOPE", "FcmPushTransport"]
 
@@ -59,7 +49,6 @@ FCM_API_URL: Final = "https://fcm.googleapis.com"
 FCM_SCOPE: Final = "https://www.googleapis.com/auth/firebase.messaging"
 DEFAULT_TIMEOUT: Final = 10.0
 
-_CHECK_KEY: Final = "check MFA_FCM_CREDENTIALS (and MFA_FCM_TOKEN_URL if set)"
 _CHECK_PROJECT: Final = (
     "check that MFA_FCM_CREDENTIALS is a key of the Firebase project of the Guardian app"
 )
@@ -76,7 +65,7 @@ FCM_CODES: Final[Mapping[str, Rule]] = {
         "Firebase's APNs credentials were refused",
         "check the APNs key uploaded to the Firebase console",
     ),
-    "UNAUTHENTICATED": Rule("credentials", "our access token was refused", _CHECK_KEY),
+    "UNAUTHENTICATED": Rule("credentials", "our access token was refused", CHECK_KEY),
     "PERMISSION_DENIED": Rule(
         "credentials",
         "the service account may not send messages",
@@ -130,56 +119,6 @@ def _rule_for(code: str | None, blames_token: bool, status: int) -> Rule:
     return Rule("failed", "the message was refused")
 
 
-class _AuthResponse(google_transport.Response):
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-
-    @property
-    def status(self) -> int:
-        return self._response.status_code
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self._response.headers
-
-    @property
-    def data(self) -> bytes:
-        return self._response.content
-
-
-class _AuthRequest(google_transport.Request):
-    """google-auth's HTTP interface on a synchronous httpx client, with our timeout."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self._client = client
-
-    def __call__(
-        self,
-        url: str,
-        method: str = "GET",
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,  # ours, set on the client, is the one that counts
-        **kwargs: Any,
-    ) -> _AuthResponse:
-        try:
-            response = self._client.request(method, url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            # google-auth turns this into a retryable RefreshError.
-            raise google_exceptions.TransportError(  # type: ignore[no-untyped-call]
-                type(exc).__name__
-            ) from exc
-        return _AuthResponse(response)
-
-
-def _read_credentials(value: str) -> dict[str, Any]:
-    text = value if value.lstrip().startswith("{") else Path(value).expanduser().read_text()
-    info = json.loads(text)
-    if not isinstance(info, dict) or info.get("type") != "service_account":
-        raise ValueError("not a service-account key")
-    return info
-
-
 class FcmPushTransport:
     """Sends each :class:`~mfa.delivery.PushMessage` as one FCM data message."""
 
@@ -194,14 +133,11 @@ class FcmPushTransport:
     ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        self._credentials = credentials
         self._url = f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"
         self._ttl = ttl_seconds
         self._timeout = timeout
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
-        self._auth_client = httpx.Client(timeout=timeout, follow_redirects=False)
-        self._auth_request = _AuthRequest(self._auth_client)
-        self._refreshing = anyio.Lock()
+        self._access_token = AccessToken(credentials, timeout=timeout)
         self._closed = False
 
     @classmethod
@@ -209,7 +145,7 @@ class FcmPushTransport:
         if not settings.fcm_credentials:
             raise SettingsError("the fcm push transport needs MFA_FCM_CREDENTIALS")
         try:
-            info = _read_credentials(settings.fcm_credentials)
+            info = read_credentials(settings.fcm_credentials)
             if settings.fcm_token_url:
                 info["token_uri"] = settings.fcm_token_url
             credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
@@ -228,42 +164,6 @@ class FcmPushTransport:
             str(project_id),
             base_url=settings.fcm_base_url or FCM_API_URL,
             ttl_seconds=settings.transaction_ttl_seconds,
-        )
-
-    async def _access_token(self, *, refused: str | None = None) -> str:
-        async with self._refreshing:
-            current: str | None = self._credentials.token
-            # Another send may have refreshed while this one waited for the lock.
-            if not self._credentials.valid or (refused is not None and current == refused):
-                try:
-                    await anyio.to_thread.run_sync(self._credentials.refresh, self._auth_request)
-                except google_exceptions.RefreshError as exc:
-                    raise self._refresh_failed(exc) from exc
-                except google_exceptions.GoogleAuthError as exc:
-                    raise ErrorSendingPushNotification(
-                        "Could not get an access token for FCM."
-                    ) from exc
-            token = self._credentials.token
-            if not isinstance(token, str):
-                raise ErrorSendingPushNotification("Could not get an access token for FCM.")
-            return token
-
-    @staticmethod
-    def _refresh_failed(exc: google_exceptions.RefreshError) -> MFAError:
-        if exc.retryable:
-            return ErrorSendingPushNotification("Could not get an access token for FCM.")
-        # google-auth's text holds the token endpoint's error, never the key.
-        logger.error(
-            "The token URL refused the FCM service account (%s): %s.",
-            str(exc.args[0]) if exc.args else type(exc).__name__,
-            _CHECK_KEY,
-        )
-        return to_error(
-            Rule("credentials", "the service account was refused"),
-            vendor="fcm",
-            reason="token request refused",
-            ref="OAuth2 token request",
-            logger=logger,
         )
 
     def _body(self, message: PushMessage) -> dict[str, Any]:
@@ -293,7 +193,7 @@ class FcmPushTransport:
         body = self._body(message)
         refused: str | None = None
         for attempt in (1, 2):
-            access_token = await self._access_token(refused=refused)
+            access_token = await self._access_token.get(refused=refused)
             response = await self._post(body, access_token)
             if response.is_success:
                 return
@@ -314,7 +214,7 @@ class FcmPushTransport:
         if not self._closed:
             self._closed = True
             await self._client.aclose()
-            self._auth_client.close()
+            self._access_token.close()
 
     def __repr__(self) -> str:
         return f"<FcmPushTransport {self._url}>"

@@ -31,7 +31,7 @@ def reason(exc: BaseException) -> str:
 async def open_checked(service: MFAService) -> None:
     """Open ``service``'s stores and ping each; raise :class:`Refusal` naming the one
     that failed. The caller closes the service."""
-    from mfa.settings import redact_url
+    from mfa.settings_report import redact_url
     from mfa.storage.base import SchemaOutdated
 
     settings = service.settings

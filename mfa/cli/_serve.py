@@ -14,7 +14,8 @@ import sys
 from typing import Any
 
 from mfa.cli._checks import Refusal, open_checked, reason, sqlite_path
-from mfa.settings import Settings, redact_url
+from mfa.settings import Settings
+from mfa.settings_report import redact_url
 
 
 async def preflight(settings: Settings) -> str | None:

@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from mfa.settings import Settings, SettingsError, unknown_variables
+from mfa.settings import Settings, SettingsError
+from mfa.settings_report import unknown_variables
 
 
 def test_ranges_are_enforced_in_code_too() -> None:
