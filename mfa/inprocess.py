@@ -15,8 +15,11 @@ Same method names, same arguments, same return types (the client's dataclasses:
 same exceptions as :class:`~mfa.client.AsyncClient`, so moving the service to its
 own process later is a change of constructor. Arguments are checked by the HTTP
 API's request schemas (:mod:`mfa.schemas`) and refused with the same catalogue
-errors; answers are built by the same views and read by the client's own parsers.
-The caller acts as the operator: there is no API key in process.
+errors. Answers are built by the HTTP API's views, never parsed back from a wire
+body: the transaction calls build the client's models straight from the flows'
+records (:func:`client_transaction`, :func:`client_state`), with the nested
+dicts the Guardian views give. The caller acts as the operator: there is no API
+key in process.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from mfa.admin import Admin
-from mfa.client._calls import _quota_wire, _state, _transaction, _when
+from mfa.client._calls import _quota_wire, _when
 from mfa.client._models import (
     EnrollmentTicket,
     NewApiKey,
@@ -37,19 +40,18 @@ from mfa.client._models import (
     TransactionState,
 )
 from mfa.events.admin import EventsAdmin
+from mfa.flows.records import PendingEnrollment, StartedTransaction, TransactionStatus
 from mfa.names import Quota
 from mfa.results import VerifiedResult
-from mfa.schemas import (
-    Body,
+from mfa.schemas import Body
+from mfa.schemas.backend import (
     CreateApiKeyBody,
     CreateTenantBody,
     QuotasBody,
-    RecoverAccountBody,
-    SmsEnrollBody,
     ToggleBody,
     UserBody,
-    VerifyOtpBody,
 )
+from mfa.schemas.guardian import RecoverAccountBody, SmsEnrollBody, VerifyOtpBody
 from mfa.tokens import Credential
 
 if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
@@ -74,6 +76,36 @@ def _json(view: BaseModel) -> dict[str, Any]:
 
 def _tx(tx: str | Transaction) -> str:
     return tx.transaction_token if isinstance(tx, Transaction) else tx
+
+
+def client_transaction(started: StartedTransaction) -> Transaction:
+    """The client's :class:`~mfa.client.Transaction` of a started transaction; its
+    ``device_account`` is the wire's (the same view as start-flow's)."""
+    from mfa.http.guardian_views import account_view
+
+    pending = started.enrollment if isinstance(started.enrollment, PendingEnrollment) else None
+    return Transaction(
+        transaction_token=started.token,
+        enrolled=pending is None,
+        enrollment_tx_id=None if pending is None else pending.ticket,
+        device_account=_json(account_view(started.enrollment)),
+        available_enrollment_methods=list(started.enrollable),
+        available_authentication_methods=list(started.authenticable),
+        otp_length=started.sms_otp_length,
+    )
+
+
+def client_state(status: TransactionStatus) -> TransactionState:
+    """The client's :class:`~mfa.client.TransactionState` of one look at a transaction."""
+    from mfa.http.guardian_views import confirmed_view
+
+    shown = status.enrollment
+    return TransactionState(
+        id=status.txid,
+        state=status.state,
+        enrollment=None if shown is None else _json(confirmed_view(shown)),
+        token=status.signature,
+    )
 
 
 class InProcessClient:
@@ -212,11 +244,11 @@ class InProcessClient:
             )
             credential = Credential("bearer", str(token))
         await self.service.ensure_open()
-        return _transaction(await self.service.flows.start_flow(credential))
+        return client_transaction(await self.service.flows.start_flow(credential))
 
     async def transaction_state(self, tx: str | Transaction) -> TransactionState:
         await self.service.ensure_open()
-        return _state(await self.service.flows.transaction_state(_tx(tx)))
+        return client_state(await self.service.flows.transaction_state(_tx(tx)))
 
     async def verify_otp(self, tx: str | Transaction, code: str) -> None:
         b = _check(VerifyOtpBody, type="manual_input", code=code)

@@ -26,9 +26,9 @@ from mfa.http.views import (
 )
 from mfa.names import Quota
 from mfa.principals import Principal
-from mfa.schemas import (
+from mfa.schemas import Body, RecoveryCodeResponse
+from mfa.schemas.backend import (
     ApiKeyResponse,
-    Body,
     CreateApiKeyBody,
     CreateTenantBody,
     EnrollmentResponse,
@@ -37,7 +37,6 @@ from mfa.schemas import (
     OtpLength,
     QuotasBody,
     QuotasResponse,
-    RecoveryCodeResponse,
     RequestTokenResponse,
     TenantResponse,
     TicketResponse,
