@@ -237,6 +237,7 @@ async def prepare(env: dict[str, str], tenant: str, users: int, first: bool) -> 
     from mfa import MFAService, Settings
     from mfa.errors import InvalidOtp
     from mfa.factors import totp
+    from mfa.flows.records import PendingEnrollment, StartedTransaction
     from mfa.names import Quota, QuotaName
     from mfa.tokens import Credential
     from transports.outbox import Outbox
@@ -246,40 +247,41 @@ async def prepare(env: dict[str, str], tenant: str, users: int, first: bool) -> 
     gate = asyncio.Semaphore(16)
     tag = uuid.uuid4().hex[:6]
 
-    async def start(user_id: str) -> dict[str, Any]:
+    async def start(user_id: str) -> StartedTransaction:
         issued = await service.admin.issue_request_token(tenant, user_id)
         return await service.flows.start_flow(Credential("bearer", issued.token))
 
     async def totp_user(index: int) -> tuple[str, str, list[str]]:
         user_id = f"u-{tag}-{index:06d}"
         async with gate:
-            body = await start(user_id)
-            secret = str(body["device_account"]["otp_secret"])
+            started = await start(user_id)
+            assert isinstance(started.enrollment, PendingEnrollment)
+            secret = started.enrollment.otp_secret
             for attempt in (1, 2):
                 # The previous step, so that this step's and the next one's are newer.
                 code = totp.code_at(secret, time.time() - totp.PERIOD)
                 try:
-                    await service.flows.verify_otp(str(body["transaction_token"]), code)
+                    await service.flows.verify_otp(started.token, code)
                     break
                 except InvalidOtp:
                     if attempt == 2:  # a step may end between the code and its check
                         raise
-            tokens = [str((await start(user_id))["transaction_token"]) for _ in range(2)]
+            tokens = [(await start(user_id)).token for _ in range(2)]
             return user_id, secret, tokens
 
     async def sms_user(index: int, enroll: bool) -> str:
         user_id, phone = f"sms-{index:04d}", PHONE.format(index)
         async with gate:
-            body = await start(user_id)
+            started = await start(user_id)
             if enroll:
-                tx, eid = str(body["transaction_token"]), str(body["device_account"]["id"])
+                tx, eid = started.token, started.enrollment.enrollment_id
                 await service.flows.sms_enroll(tx, eid, phone)
                 assert isinstance(service.sms, Outbox)
                 code = service.sms.last_code(phone)
                 assert code is not None
                 await service.flows.verify_otp(tx, code)
-                body = await start(user_id)
-            return str(body["transaction_token"])
+                started = await start(user_id)
+            return started.token
 
     async def request_token(user_id: str) -> str:
         async with gate:

@@ -179,31 +179,33 @@ async def enroll_users(env: dict[str, str], tenant: str, count: int) -> list[dic
     from mfa import MFAService, Settings
     from mfa.errors import InvalidOtp
     from mfa.factors import totp
+    from mfa.flows.records import PendingEnrollment, StartedTransaction
     from mfa.tokens import Credential
 
     service = MFAService(Settings.from_env(env))
     users: list[dict[str, Any]] = []
     gate = asyncio.Semaphore(8)  # SQLite: a few writers at a time
 
-    async def start(user_id: str) -> dict[str, Any]:
+    async def start(user_id: str) -> StartedTransaction:
         issued = await service.admin.issue_request_token(tenant, user_id)
         return await service.flows.start_flow(Credential("bearer", issued.token))
 
     async def one(index: int) -> None:
         user_id = f"user-{index:06d}"
         async with gate:
-            body = await start(user_id)
-            secret = str(body["device_account"]["otp_secret"])
+            started = await start(user_id)
+            assert isinstance(started.enrollment, PendingEnrollment)
+            secret = started.enrollment.otp_secret
             for attempt in (1, 2):
                 # The previous step, so that this step's and the next one's are newer.
                 code = totp.code_at(secret, time.time() - totp.PERIOD)
                 try:
-                    await service.flows.verify_otp(str(body["transaction_token"]), code)
+                    await service.flows.verify_otp(started.token, code)
                     break
                 except InvalidOtp:
                     if attempt == 2:  # a step may end between the code and its check: once
                         raise
-            tokens = [str((await start(user_id))["transaction_token"]) for _ in range(2)]
+            tokens = [(await start(user_id)).token for _ in range(2)]
             users.append({"id": user_id, "secret": secret, "tokens": tokens})
 
     async with service:

@@ -30,6 +30,7 @@ import pytest
 
 from mfa import MFAService, Settings
 from mfa.factors import totp
+from mfa.flows.records import PendingEnrollment, StartedTransaction
 from mfa.names import Quota, QuotaName
 from mfa.tokens import Credential
 from tests.conftest import ADMIN_KEY, REDIS_URL, _drop_prefix
@@ -145,23 +146,24 @@ async def prepare(settings: Settings, tenant: str) -> Prepared:
         outbox = service.sms
         assert isinstance(outbox, Outbox)
 
-        async def start(user: str) -> dict[str, Any]:
+        async def start(user: str) -> StartedTransaction:
             issued = await service.admin.issue_request_token(tenant, user)
             return await service.flows.start_flow(Credential("bearer", issued.token))
 
         async def sms_user(i: int) -> str:
             user, phone = f"sms-{i}", MOBILE.format(i)
-            body = await start(user)
-            tx, eid = str(body["transaction_token"]), str(body["device_account"]["id"])
+            started = await start(user)
+            tx, eid = started.token, started.enrollment.enrollment_id
             await service.flows.sms_enroll(tx, eid, phone)
             code = outbox.last_code(phone)
             assert code is not None
             await service.flows.verify_otp(tx, code)
-            return str((await start(user))["transaction_token"])
+            return (await start(user)).token
 
         async def totp_user(i: int) -> tuple[str, str]:
-            body = await start(f"totp-{i}")
-            return str(body["transaction_token"]), str(body["device_account"]["otp_secret"])
+            started = await start(f"totp-{i}")
+            assert isinstance(started.enrollment, PendingEnrollment)
+            return started.token, started.enrollment.otp_secret
 
         logins = list(await asyncio.gather(*(sms_user(i) for i in range(SENDS))))
         enrolling = list(await asyncio.gather(*(totp_user(i) for i in range(CONFIRMS))))

@@ -36,7 +36,7 @@ its results does not pay for, or depend on, the server.
 """
 
 from mfa.client._async import AsyncClient
-from mfa.client._calls import _Call as _Call  # tests send malformed calls with it
+from mfa.client._call import _Call as _Call  # tests send malformed calls with it
 from mfa.client._helpers import otpauth_uri, qr_svg
 from mfa.client._models import (
     EnrollmentTicket,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
-from mfa.client._calls import _Call, _Calls, _headers, _interpret, _unavailable, event_query
+from mfa.client._call import _Call, _headers, _interpret, _unavailable
+from mfa.client._calls import _Calls
+from mfa.client._events import _AsyncEvents
 from mfa.client._models import (
     EnrollmentTicket,
     NewApiKey,
@@ -25,7 +26,7 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 
 
-class AsyncClient:
+class AsyncClient(_AsyncEvents):
     """The mfa HTTP API for async code.
 
     ``api_key`` authenticates the backend API (operator or tenant key); the
@@ -258,57 +259,4 @@ class AsyncClient:
         """Replace the hosted-pages setting. ``/ui/`` sends a browser back only to one
         of ``allowed_return_urls`` (exact match: no open redirect)."""
         call = self._calls.set_hosted_pages(tenant_id, allowed_return_urls, logo_url, primary_color)
-        return await self._run(call)
-
-    # events: the audit trail and tenant webhooks ----------------------------------
-
-    async def list_events(
-        self,
-        tenant_id: str,
-        *,
-        user_id: str | None = None,
-        type: str | None = None,
-        since: str | datetime | None = None,
-        cursor: str | None = None,
-        limit: int | None = None,
-    ) -> dict[str, Any]:
-        """The tenant's audit trail, oldest first: ``{"events": [...], "next_cursor"}``.
-        Pass ``next_cursor`` back as ``cursor`` for the next page; on the last page
-        it is where new events will appear (poll with it to tail the trail)."""
-        query = event_query(user_id, type, since, cursor, limit)
-        return await self._run(self._calls.list_events(tenant_id, query))
-
-    async def create_webhook(self, tenant_id: str, url: str, events: list[str]) -> dict[str, Any]:
-        """Register an endpoint for the given event types; the answer's ``secret``
-        (``whsec_…``, Standard Webhooks) is shown here only: keep it to verify."""
-        return await self._run(self._calls.create_webhook(tenant_id, url, events))
-
-    async def list_webhooks(self, tenant_id: str) -> list[dict[str, Any]]:
-        """The tenant's webhook endpoints (never their secrets)."""
-        return await self._run(self._calls.list_webhooks(tenant_id))
-
-    async def delete_webhook(self, tenant_id: str, webhook_id: str) -> None:
-        """Delete an endpoint with its queued deliveries."""
-        await self._run(self._calls.delete_webhook(tenant_id, webhook_id))
-
-    async def rotate_webhook_secret(self, tenant_id: str, webhook_id: str) -> str:
-        """A new signing secret; the old one signs beside it for 24 hours."""
-        return await self._run(self._calls.rotate_webhook_secret(tenant_id, webhook_id))
-
-    async def test_webhook(self, tenant_id: str, webhook_id: str) -> dict[str, Any]:
-        """Send a ``webhook.test`` event now; the delivery, with how it went."""
-        return await self._run(self._calls.test_webhook(tenant_id, webhook_id))
-
-    async def list_webhook_deliveries(
-        self, tenant_id: str, webhook_id: str, *, status: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Recent deliveries to an endpoint (``status``: pending, delivered, failed)."""
-        call = self._calls.list_webhook_deliveries(tenant_id, webhook_id, status)
-        return await self._run(call)
-
-    async def redeliver_webhook(
-        self, tenant_id: str, webhook_id: str, delivery_id: str
-    ) -> dict[str, Any]:
-        """Queue a delivery again (a failed one), due now, with the same ``webhook-id``."""
-        call = self._calls.redeliver_webhook(tenant_id, webhook_id, delivery_id)
         return await self._run(call)

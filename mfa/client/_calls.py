@@ -1,21 +1,19 @@
-"""Every operation as data: the request to send and the parser of its answer.
+"""Every operation as data: its method, path and body, and the parser of its answer.
 
 The sync and async clients share everything but the sending: :class:`_Calls` turns
-each operation into a :class:`_Call` and :func:`_interpret` reads every response,
-so a fix to either applies to both clients.
+each operation into a :class:`~mfa.client._call._Call` and
+:func:`~mfa.client._call._interpret` reads every response, so a fix to either
+applies to both clients.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
-import httpx
-
-from mfa._version import __version__
+from mfa.client._call import Json, _Call
 from mfa.client._models import (
     EnrollmentTicket,
     NewApiKey,
@@ -24,54 +22,9 @@ from mfa.client._models import (
     Transaction,
     TransactionState,
 )
-from mfa.errors import InternalError, ServiceUnavailable, from_body
 from mfa.names import Quota
 
 T = TypeVar("T")
-Json = Any
-
-
-@dataclass(frozen=True, slots=True)
-class _Call(Generic[T]):
-    """One operation: the request to send and how to read a 2xx answer."""
-
-    method: str
-    path: str
-    parse: Callable[[Json], T]
-    json: Json = None
-    authorization: str | None = None
-
-    def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
-        headers = {"Authorization": self.authorization} if self.authorization else {}
-        if self.json is None:
-            return http.build_request(self.method, self.path, headers=headers)
-        return http.build_request(self.method, self.path, headers=headers, json=self.json)
-
-
-def _interpret(call: _Call[T], response: httpx.Response) -> T:
-    """A response to the call's result, or the catalogue exception it carries."""
-    try:
-        body: Json = response.json() if response.content else None
-        parsed = True
-    except ValueError:  # not JSON: a proxy's HTML page, a truncated body
-        body, parsed = None, False
-    if not response.is_success:
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        error = from_body(response.status_code, body, headers)
-        request_id = response.headers.get("x-request-id")
-        if request_id:
-            error.add_note(f"X-Request-Id: {request_id}")
-        raise error
-    if not parsed:
-        raise InternalError(f"HTTP {response.status_code} with a body that is not JSON.")
-    try:
-        return call.parse(body)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise InternalError(f"Unexpected answer to {call.method} {call.path}: {exc!r}") from exc
-
-
-def _unavailable(exc: httpx.TransportError) -> ServiceUnavailable:
-    return ServiceUnavailable(f"The mfa service cannot be reached: {type(exc).__name__}: {exc}")
 
 
 def _seg(value: str) -> str:
@@ -341,29 +294,3 @@ class _Calls:
     ) -> _Call[dict[str, Any]]:
         path = f"{self._hook(tenant_id, webhook_id)}/deliveries/{_seg(delivery_id)}/redelivery"
         return self._key("POST", path, dict, {})
-
-
-def event_query(
-    user_id: str | None,
-    type: str | None,
-    since: str | datetime | None,
-    cursor: str | None,
-    limit: int | None,
-) -> dict[str, str]:
-    """The query of ``list_events`` (a datetime ``since`` as RFC 3339)."""
-    query: dict[str, str] = {}
-    if user_id is not None:
-        query["user_id"] = user_id
-    if type is not None:
-        query["type"] = type
-    if since is not None:
-        query["since"] = since.isoformat() if isinstance(since, datetime) else since
-    if cursor is not None:
-        query["cursor"] = cursor
-    if limit is not None:
-        query["limit"] = str(limit)
-    return query
-
-
-def _headers() -> dict[str, str]:
-    return {"User-Agent": f"mfa-client/{__version__}", "Accept": "application/json"}

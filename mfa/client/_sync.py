@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
 from mfa.client._async import DEFAULT_TIMEOUT
-from mfa.client._calls import _Call, _Calls, _headers, _interpret, _unavailable, event_query
+from mfa.client._call import _Call, _headers, _interpret, _unavailable
+from mfa.client._calls import _Calls
+from mfa.client._events import _SyncEvents
 from mfa.client._models import (
     EnrollmentTicket,
     NewApiKey,
@@ -25,7 +26,7 @@ from mfa.results import VerifiedResult
 T = TypeVar("T")
 
 
-class Client:
+class Client(_SyncEvents):
     """The blocking twin of :class:`AsyncClient`: the same methods, the same results
     and exceptions (see there for what each does). Use as ``with Client(…) as c:``
     or call :meth:`close`."""
@@ -221,54 +222,4 @@ class Client:
     ) -> dict[str, Any]:
         """See :meth:`AsyncClient.set_hosted_pages`."""
         call = self._calls.set_hosted_pages(tenant_id, allowed_return_urls, logo_url, primary_color)
-        return self._run(call)
-
-    # events: the audit trail and tenant webhooks ----------------------------------
-
-    def list_events(
-        self,
-        tenant_id: str,
-        *,
-        user_id: str | None = None,
-        type: str | None = None,
-        since: str | datetime | None = None,
-        cursor: str | None = None,
-        limit: int | None = None,
-    ) -> dict[str, Any]:
-        """See :meth:`AsyncClient.list_events`."""
-        query = event_query(user_id, type, since, cursor, limit)
-        return self._run(self._calls.list_events(tenant_id, query))
-
-    def create_webhook(self, tenant_id: str, url: str, events: list[str]) -> dict[str, Any]:
-        """See :meth:`AsyncClient.create_webhook`."""
-        return self._run(self._calls.create_webhook(tenant_id, url, events))
-
-    def list_webhooks(self, tenant_id: str) -> list[dict[str, Any]]:
-        """See :meth:`AsyncClient.list_webhooks`."""
-        return self._run(self._calls.list_webhooks(tenant_id))
-
-    def delete_webhook(self, tenant_id: str, webhook_id: str) -> None:
-        """See :meth:`AsyncClient.delete_webhook`."""
-        self._run(self._calls.delete_webhook(tenant_id, webhook_id))
-
-    def rotate_webhook_secret(self, tenant_id: str, webhook_id: str) -> str:
-        """See :meth:`AsyncClient.rotate_webhook_secret`."""
-        return self._run(self._calls.rotate_webhook_secret(tenant_id, webhook_id))
-
-    def test_webhook(self, tenant_id: str, webhook_id: str) -> dict[str, Any]:
-        """See :meth:`AsyncClient.test_webhook`."""
-        return self._run(self._calls.test_webhook(tenant_id, webhook_id))
-
-    def list_webhook_deliveries(
-        self, tenant_id: str, webhook_id: str, *, status: str | None = None
-    ) -> list[dict[str, Any]]:
-        """See :meth:`AsyncClient.list_webhook_deliveries`."""
-        call = self._calls.list_webhook_deliveries(tenant_id, webhook_id, status)
-        return self._run(call)
-
-    def redeliver_webhook(
-        self, tenant_id: str, webhook_id: str, delivery_id: str
-    ) -> dict[str, Any]:
-        """See :meth:`AsyncClient.redeliver_webhook`."""
-        call = self._calls.redeliver_webhook(tenant_id, webhook_id, delivery_id)
         return self._run(call)

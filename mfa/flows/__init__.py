@@ -7,19 +7,25 @@ send-sms), :mod:`~mfa.flows.recovery` (recover-account),
 :mod:`~mfa.flows.device` (the phone's enroll and device-account calls) — over
 the helpers they share in
 :mod:`~mfa.flows._common`. Each step takes the :class:`~mfa.context.Context`
-and the raw credential the browser sent, and returns data or raises a
-catalogue error. :class:`Flows` is the in-process face of them all.
+and the raw credential the browser sent, and returns data — the typed records
+of :mod:`~mfa.flows.records`, never a wire body — or raises a catalogue error.
+:class:`Flows` is the in-process face of them all; :mod:`mfa.http.guardian_views`
+shapes its answers into the Guardian wire.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
 
 from mfa.context import Context
 from mfa.flows import device, otp, push, recovery, sms, start
-from mfa.flows._common import load
-from mfa.names import TxState
+from mfa.flows._common import status
+from mfa.flows.records import (
+    PhoneEnrollment,
+    RegisteredDevice,
+    StartedTransaction,
+    TransactionStatus,
+)
 from mfa.tokens import Credential
 
 
@@ -29,15 +35,11 @@ class Flows:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
 
-    async def start_flow(self, credential: Credential) -> dict[str, Any]:
+    async def start_flow(self, credential: Credential) -> StartedTransaction:
         return await start.start_flow(self._ctx, credential)
 
-    async def transaction_state(self, token: str) -> dict[str, Any]:
-        tx = await load(self._ctx, token)
-        body: dict[str, Any] = {"id": tx.txid, "state": tx.state, "enrollment": tx.enrollment}
-        if tx.state == TxState.ACCEPTED.value:
-            body["token"] = tx.token
-        return body
+    async def transaction_state(self, token: str) -> TransactionStatus:
+        return await status(self._ctx, token)
 
     async def verify_otp(self, token: str, code: str) -> None:
         await otp.verify_otp(self._ctx, token, code)
@@ -61,7 +63,7 @@ class Flows:
 
     async def enroll_device(
         self, ticket: str, device_info: device.Device, service_url: str
-    ) -> dict[str, Any]:
+    ) -> PhoneEnrollment:
         return await device.enroll(self._ctx, ticket, device_info, service_url)
 
     async def update_device(
@@ -70,7 +72,7 @@ class Flows:
         enrollment_id: str,
         device_info: device.Device,
         audiences: Collection[str],
-    ) -> dict[str, Any]:
+    ) -> RegisteredDevice:
         return await device.update_device(
             self._ctx, credential, enrollment_id, device_info, audiences
         )

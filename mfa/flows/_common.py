@@ -1,5 +1,5 @@
 """What every transaction step shares: loading a transaction, factor checks,
-the public view of an enrollment, and recording a right or wrong answer."""
+the enrollment the browser may see, and recording a right or wrong answer."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from mfa.errors import (
     LoginTransactionNotFound,
     MFAError,
 )
+from mfa.flows.records import ConfirmedEnrollment, TransactionStatus
 from mfa.names import Factor, TxKind, TxState
 from mfa.storage.base import AttemptOutcome, Tenant, Transaction
 
@@ -42,6 +43,19 @@ async def load(ctx: Context, token: str, use: str | None = None) -> Transaction:
     return tx
 
 
+async def status(ctx: Context, token: str) -> TransactionStatus:
+    """transaction-state: the state, the enrollment once shown, the signature once accepted."""
+    tx = await load(ctx, token)
+    return TransactionStatus(
+        txid=tx.txid,
+        state=tx.state,
+        enrollment=None
+        if tx.enrollment is None
+        else ConfirmedEnrollment.from_stored(tx.enrollment),
+        signature=tx.token if tx.state == TxState.ACCEPTED.value else None,
+    )
+
+
 async def load_pending(ctx: Context, token: str, use: str | None = None) -> Transaction:
     tx = await load(ctx, token, use)
     if tx.state != TxState.PENDING.value:
@@ -67,7 +81,7 @@ def authenticator_types(
     return types
 
 
-def public_view(
+def confirmed_enrollment(
     ctx: Context,
     tenant: Tenant,
     enrollment_id: str,
@@ -76,17 +90,15 @@ def public_view(
     has_recovery: bool,
     name: str | None = None,
     phone_masked: str | None = None,
-) -> dict[str, Any]:
+) -> ConfirmedEnrollment:
     """The enrollment as start-flow and transaction-state show it (guardian-wire §2.1)."""
-    return {
-        "id": enrollment_id,
-        "status": "confirmed",
-        "methods": methods,
-        "available_methods": methods,
-        "available_authenticator_types": authenticator_types(ctx, tenant, methods, has_recovery),
-        "name": name,
-        "phone_number": phone_masked,
-    }
+    return ConfirmedEnrollment(
+        enrollment_id=enrollment_id,
+        methods=tuple(methods),
+        authenticator_types=tuple(authenticator_types(ctx, tenant, methods, has_recovery)),
+        name=name,
+        phone_masked=phone_masked,
+    )
 
 
 async def accept(
@@ -96,14 +108,18 @@ async def accept(
     *,
     replay_key: str | None = None,
     step: int | None = None,
-    extra: dict[str, Any] | None = None,
+    enrollment: ConfirmedEnrollment | None = None,
     failure_code: str | None = None,
 ) -> AttemptOutcome:
     """Record a right answer and, in the same atomic step, accept the transaction
     with its result signature (unless the user is locked out, the step was
-    replayed or the transaction ended meanwhile). The decision's event
-    (``failure_code`` names the error of a refusal) is written in that step too."""
+    replayed or the transaction ended meanwhile), showing ``enrollment`` when the
+    answer confirmed one. The decision's event (``failure_code`` names the error
+    of a refusal) is written in that step too."""
     signature = ctx.sign_result(tx.tenant_id, tx.user_id, tx.txid, method)
+    accepted: dict[str, Any] = {"state": TxState.ACCEPTED.value, "token": signature}
+    if enrollment is not None:
+        accepted["enrollment"] = enrollment.stored()
     event = ctx.events.attempt(tx, method, failure_code or _WRONG_ANSWER.get(method, ""))
     outcome = await ctx.ephemeral.record_attempt(
         tx.tenant_id,
@@ -113,7 +129,7 @@ async def accept(
         limits=ctx.limits,
         replay_key=replay_key,
         replay_step=step,
-        on_success={"state": TxState.ACCEPTED.value, "token": signature, **(extra or {})},
+        on_success=accepted,
         event=event,
     )
     await ctx.events.settle(tx.tenant_id)

@@ -29,8 +29,9 @@ from mfa.errors import (
     InvalidToken,
 )
 from mfa.events.record import Event, EventType
-from mfa.factors import device_keys, totp
-from mfa.flows._common import public_view, require_factor
+from mfa.factors import device_keys
+from mfa.flows._common import confirmed_enrollment, require_factor
+from mfa.flows.records import PhoneEnrollment, RegisteredDevice
 from mfa.names import Factor, Feature, TxKind, TxState
 from mfa.sealing import unb64
 from mfa.storage.base import BackendUnavailable, Conflict, Enrollment
@@ -53,7 +54,7 @@ class Device:
     public_key: dict[str, Any] | None = None
 
 
-async def enroll(ctx: Context, ticket: str, device: Device, service_url: str) -> dict[str, Any]:
+async def enroll(ctx: Context, ticket: str, device: Device, service_url: str) -> PhoneEnrollment:
     info = await ctx.ephemeral.peek_ticket("etx:" + ticket)
     if info is None:
         raise EnrollmentTransactionNotFound("Unknown, expired or used enrollment ticket.")
@@ -99,11 +100,13 @@ async def enroll(ctx: Context, ticket: str, device: Device, service_url: str) ->
         await ctx.durable.create_enrollment(record)
     except Conflict:
         raise EnrollmentConflict() from None
-    view = public_view(ctx, tenant, eid, list(PUSH_METHODS), has_recovery=True, name=device.name)
+    account = confirmed_enrollment(
+        ctx, tenant, eid, list(PUSH_METHODS), has_recovery=True, name=device.name
+    )
     changes = {"enrolled": True, "methods": list(PUSH_METHODS)}
     try:
         shown = await ctx.ephemeral.update_transaction(
-            tenant_id, txid, enrollment=view, data=changes
+            tenant_id, txid, enrollment=account.stored(), data=changes
         )
     except BackendUnavailable:
         await ctx.durable.delete_enrollment(tenant_id, eid)
@@ -123,15 +126,14 @@ async def enroll(ctx: Context, ticket: str, device: Device, service_url: str) ->
     # Only tidying: the transaction already refuses this ticket.
     with contextlib.suppress(BackendUnavailable):
         await ctx.ephemeral.take_ticket("etx:" + ticket)
-    secret = ctx.sealer.unseal_text(tenant_id, eid, "totp", tx.data["otp_secret"])
-    return {
-        "id": eid,
-        "url": service_url + "/",
-        "issuer": tenant.name,
-        "user_id": tx.user_id,
-        "token": device_token,
-        "totp": {"secret": secret, "algorithm": "sha1", "digits": totp.DIGITS, "period": 30},
-    }
+    return PhoneEnrollment(
+        enrollment_id=eid,
+        service_url=service_url,
+        issuer=tenant.name,
+        user_id=tx.user_id,
+        device_token=device_token,
+        otp_secret=ctx.sealer.unseal_text(tenant_id, eid, "totp", tx.data["otp_secret"]),
+    )
 
 
 async def update_device(
@@ -140,7 +142,7 @@ async def update_device(
     enrollment_id: str,
     device: Device,
     audiences: Collection[str],
-) -> dict[str, Any]:
+) -> RegisteredDevice:
     e = await _caller(ctx, credential, enrollment_id, audiences)
     changes: dict[str, Any] = {}
     if device.identifier is not None:
@@ -166,12 +168,7 @@ async def update_device(
         if e.push_token is not None
         else None
     )
-    return {
-        "id": e.enrollment_id,
-        "identifier": e.device_identifier,
-        "name": e.name,
-        "push_credentials": {"service": e.push_service, "token": token} if e.push_service else None,
-    }
+    return RegisteredDevice(e.enrollment_id, e.device_identifier, e.name, e.push_service, token)
 
 
 async def delete_device(

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import Any
 
 from mfa.context import Context
 from mfa.errors import EnrollmentConflict, InvalidOtp, InvalidOtpFormat
 from mfa.factors import totp
-from mfa.flows._common import accept, fail, load_pending, public_view, refusal, require_factor
+from mfa.flows._common import (
+    accept,
+    confirmed_enrollment,
+    fail,
+    load_pending,
+    refusal,
+    require_factor,
+)
+from mfa.flows.records import ConfirmedEnrollment
 from mfa.names import Factor, TxKind
 from mfa.sandbox import fixed_code
 from mfa.sealing import unb64
@@ -58,7 +65,7 @@ async def verify_otp(ctx: Context, token: str, code: str) -> None:
         ok = False  # enrolled without TOTP and no SMS code sent: nothing can match
     if not ok:
         await fail(ctx, tx, InvalidOtp(method=method))
-    extra: dict[str, Any] = {}
+    shown: ConfirmedEnrollment | None = None
     # A phone enrolled on this transaction already (push): a code is then a login.
     if tx.kind == TxKind.ENROLL.value and not tx.data.get("enrolled"):
         # Two stores, in this order, so that an interruption anywhere leaves the
@@ -72,8 +79,8 @@ async def verify_otp(ctx: Context, token: str, code: str) -> None:
         #    without one the user is enrolled all the same — the next start-flow
         #    opens a login. Only a definite refusal while the transaction is still
         #    pending (a lockout) takes the row back: nobody accepted it.
-        extra["enrollment"] = await _confirm_enrollment(ctx, tenant, tx, method)
-    outcome = await accept(ctx, tx, method, replay_key=replay_key, step=step, extra=extra)
+        shown = await _confirm_enrollment(ctx, tenant, tx, method)
+    outcome = await accept(ctx, tx, method, replay_key=replay_key, step=step, enrollment=shown)
     if outcome is AttemptOutcome.ACCEPTED and step is not None:
         ctx.totp_steps.note(tx.tenant_id, eid, step)
     if outcome is not AttemptOutcome.ACCEPTED:
@@ -89,7 +96,7 @@ async def verify_otp(ctx: Context, token: str, code: str) -> None:
 
 async def _confirm_enrollment(
     ctx: Context, tenant: Tenant, tx: Transaction, method: str
-) -> dict[str, Any]:
+) -> ConfirmedEnrollment:
     """Store the enrollment; the unique (tenant, user) rule decides races."""
     eid = str(tx.data["enrollment_id"])
     code = ctx.sealer.unseal_text(tx.tenant_id, eid, "recovery", tx.data["recovery_code"])
@@ -114,4 +121,4 @@ async def _confirm_enrollment(
             raise EnrollmentConflict() from None
         # This transaction's own row, from a concurrent request or an earlier one
         # that failed before Redis accepted: the accept step decides which wins.
-    return public_view(ctx, tenant, eid, [method], has_recovery=True, phone_masked=masked)
+    return confirmed_enrollment(ctx, tenant, eid, [method], has_recovery=True, phone_masked=masked)

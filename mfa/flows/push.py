@@ -2,8 +2,9 @@
 
 ``send-push-notification`` (the browser) puts a fresh random challenge in the
 transaction — a re-send replaces it, so only the newest push can be answered —
-and hands the Guardian payload (guardian-wire §3.5) to the push transport after
-one atomic quota decision. ``resolve-transaction`` (the phone) checks the
+and hands the Guardian payload (guardian-wire §3.5, shaped by
+:mod:`~mfa.flows.push_payload`) to the push transport after one atomic quota
+decision. ``resolve-transaction`` (the phone) checks the
 device-signed answer against the stored key; an approval accepts the
 transaction exactly as a right OTP does (:func:`~mfa.flows._common.accept`), a
 rejection ends it. Both end the transaction atomically, which is also why a
@@ -21,12 +22,10 @@ phone must sign it back) and a bound on unanswered pushes per user
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from mfa.context import Context
 from mfa.delivery import PushMessage
@@ -41,10 +40,10 @@ from mfa.errors import (
 from mfa.events.record import EventType
 from mfa.factors import device_keys
 from mfa.flows._common import accept, gone, load_pending, refusal, require_factor
+from mfa.flows.push_payload import PushChallenge, guardian_payload
 from mfa.names import Channel, Factor, Feature, Quota, QuotaName, TxKind, TxState
 from mfa.storage.base import AttemptOutcome, Enrollment, Tenant, Transaction
 
-APNS_CATEGORY = "com.auth0.notification.authentication"
 # The claim a phone signs the number into when number matching is on (our extension).
 NUMBER_CLAIM = "mfa_number"
 # A challenge answer lives 30 s on the SDKs; a few minutes allow for clock skew.
@@ -95,8 +94,17 @@ async def _send_push(ctx: Context, tx: Transaction, origin: Origin) -> str | Non
         {"tid": tx.tenant_id, "sub": tx.user_id, "txid": tx.txid, "k": tx.kind, "use": "push"},
         max(1, int(tx.expires_at - ctx.clock())),
     )
-    payload = _payload(device, txtkn, challenge, origin, ctx.clock(), number is not None)
-    message = PushMessage(device.push_service, push_token, payload, tx.tenant_id)
+    push = PushChallenge(
+        enrollment_id=device.enrollment_id,
+        push_service=device.push_service,
+        token=txtkn,
+        challenge=challenge,
+        service_url=origin.service_url,
+        user_agent=origin.user_agent,
+        sent_at=ctx.clock(),
+        number_matching=number is not None,
+    )
+    message = PushMessage(device.push_service, push_token, guardian_payload(push), tx.tenant_id)
     try:
         await ctx.push_for(tenant).send(message)
     except PnEndpointDisabled as exc:
@@ -241,34 +249,3 @@ async def _refund(ctx: Context, tenant: Tenant, tx: Transaction) -> None:
     await ctx.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.PN)
     if _unanswered_bound(tenant) is not None:
         await ctx.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.PN_UNANSWERED)
-
-
-def _payload(
-    device: Enrollment, txtkn: str, challenge: str, origin: Origin, now: float, matching: bool
-) -> dict[str, Any]:
-    """The Guardian push payload (guardian-wire §3.5).
-
-    FCM data values must all be strings (Android parses ``s`` from JSON text);
-    APNs carries objects and needs ``aps.category`` for the approve/deny actions.
-    The APNs transport nests everything but ``aps`` under ``mfa``.
-    """
-    product, _, version = origin.user_agent.partition(" ")[0].partition("/")
-    source = {"b": {"n": product[:64] or "unknown", "v": version[:32]}, "os": {"n": "", "v": ""}}
-    stamp = datetime.fromtimestamp(now, UTC)
-    payload: dict[str, Any] = {
-        "dai": device.enrollment_id,
-        "txtkn": txtkn,
-        "c": challenge,
-        "sh": origin.service_url,
-        "d": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
-    }
-    if device.push_service == "APNS":
-        payload["s"] = source
-        payload["aps"] = {"category": APNS_CATEGORY, "alert": "Approve this login?"}
-        if matching:
-            payload["nm"] = True
-    else:
-        payload["s"] = json.dumps(source, separators=(",", ":"))
-        if matching:
-            payload["nm"] = "1"
-    return payload

@@ -36,9 +36,7 @@ async def sms_enroll(ctx: Context, token: str, enrollment_id: str, phone_number:
         raise InvalidEnrollment()
     tenant = await ctx.tenants.get(tx.tenant_id)
     require_factor(ctx, tenant, tx, Factor.SMS)
-    e164 = phone.normalize(phone_number)
-    sealed = ctx.sealer.seal_text(tx.tenant_id, enrollment_id, "phone", e164)
-    await _send_code(ctx, tenant, tx, e164, {"phone": sealed, "phone_masked": phone.mask(e164)})
+    await _send_code(ctx, tenant, tx, phone.normalize(phone_number), registering=True)
 
 
 async def send_sms(ctx: Context, token: str) -> None:
@@ -51,23 +49,24 @@ async def send_sms(ctx: Context, token: str) -> None:
         raise NotEnrolled("The user has not enrolled a phone for SMS.")
     eid = str(tx.data["enrollment_id"])
     e164 = ctx.sealer.unseal_text(tx.tenant_id, eid, "phone", tx.data["phone"])
-    await _send_code(ctx, tenant, tx, e164, {})
+    await _send_code(ctx, tenant, tx, e164, registering=False)
 
 
 async def _send_code(
-    ctx: Context, tenant: Tenant, tx: Transaction, e164: str, extra: dict[str, Any]
+    ctx: Context, tenant: Tenant, tx: Transaction, e164: str, *, registering: bool
 ) -> None:
     try:
-        await _deliver_code(ctx, tenant, tx, e164, extra)
+        await _deliver_code(ctx, tenant, tx, e164, registering)
     except MFAError as exc:
         ctx.activity.failed(tx, exc)  # a quota or delivery refusal (mfa.activity)
         raise
 
 
 async def _deliver_code(
-    ctx: Context, tenant: Tenant, tx: Transaction, e164: str, extra: dict[str, Any]
+    ctx: Context, tenant: Tenant, tx: Transaction, e164: str, registering: bool
 ) -> None:
-    """Quota, then a fresh code in the transaction, then the send."""
+    """Quota, then a fresh code in the transaction (with the number, sealed and
+    masked, when ``registering`` it for the enrollment), then the send."""
     decision = await ctx.ephemeral.consume_quota(
         tx.tenant_id,
         tx.user_id,
@@ -82,12 +81,15 @@ async def _deliver_code(
         raise refusal
     length = tenant.sms_otp_length
     code = "".join(secrets.choice("0123456789") for _ in range(length))
-    changes = {
-        **extra,
+    changes: dict[str, Any] = {
         "sms_code": ctx.sms_code_hash(tx.txid, code),
         "sms_length": length,
         "sms_expires_at": ctx.clock() + ctx.settings.sms_code_ttl_seconds,
     }
+    if registering:
+        eid = str(tx.data["enrollment_id"])
+        changes["phone"] = ctx.sealer.seal_text(tx.tenant_id, eid, "phone", e164)
+        changes["phone_masked"] = phone.mask(e164)
     if not await ctx.ephemeral.update_transaction(tx.tenant_id, tx.txid, data=changes):
         await ctx.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.SMS)
         raise gone(tx.kind)

@@ -14,14 +14,15 @@ from mfa.context import Context
 from mfa.errors import AlreadyEnrolled, FeatureDisabledByAdmin, InvalidToken, NoMethodAvailable
 from mfa.events.record import EventType
 from mfa.factors import recovery, totp
-from mfa.flows._common import public_view
+from mfa.flows._common import confirmed_enrollment
+from mfa.flows.records import ConfirmedEnrollment, PendingEnrollment, StartedTransaction
 from mfa.names import ENROLLABLE, Feature, TxKind
 from mfa.sealing import b64
 from mfa.storage.base import Enrollment, Tenant, Transaction
 from mfa.tokens import Credential
 
 
-async def start_flow(ctx: Context, credential: Credential) -> dict[str, Any]:
+async def start_flow(ctx: Context, credential: Credential) -> StartedTransaction:
     if credential.kind == "ticket":
         ticket_key = "enroll:" + credential.value
         info = await ctx.ephemeral.peek_ticket(ticket_key)
@@ -37,12 +38,17 @@ async def start_flow(ctx: Context, credential: Credential) -> dict[str, Any]:
     txid = ctx.new_id("tx")
     ttl = ctx.settings.transaction_ttl_seconds
     expires_at = ctx.clock() + ttl
+    shown: PendingEnrollment | ConfirmedEnrollment
     if enrollment is None:
-        tx, body = _enrollment_tx(ctx, tenant, user_id, txid, expires_at, credential.kind)
+        tx, shown = _enrollment_tx(ctx, tenant, user_id, txid, expires_at, credential.kind)
+        # A new user may log in with whatever they enroll.
+        authenticable = enrollable_now = enrollable(ctx, tenant)
     else:
         if credential.kind == "ticket":
             raise AlreadyEnrolled()
-        tx, body = _login_tx(ctx, tenant, enrollment, txid, expires_at)
+        tx, shown = _login_tx(ctx, tenant, enrollment, txid, expires_at)
+        enrollable_now = enrollable(ctx, tenant)
+        authenticable = [m for m in enrollment.methods if ctx.factor_available(tenant, m)]
     # The one-time credential is consumed last: a refusal above leaves it usable.
     if await ctx.ephemeral.take_ticket(ticket_key) is None:
         raise InvalidToken("This token already opened a transaction.")
@@ -58,8 +64,13 @@ async def start_flow(ctx: Context, credential: Credential) -> dict[str, Any]:
             enrollment_id=tx.data["enrollment_id"],
         )
         await ctx.events.emit(started)
-    body["transaction_token"] = ctx.tx_token(tenant_id, user_id, txid, TxKind(tx.kind))
-    return body
+    return StartedTransaction(
+        token=ctx.tx_token(tenant_id, user_id, txid, TxKind(tx.kind)),
+        enrollable=tuple(enrollable_now),
+        authenticable=tuple(authenticable),
+        sms_otp_length=tenant.sms_otp_length,
+        enrollment=shown,
+    )
 
 
 def enrollable(ctx: Context, tenant: Tenant) -> list[str]:
@@ -68,12 +79,11 @@ def enrollable(ctx: Context, tenant: Tenant) -> list[str]:
 
 def _enrollment_tx(
     ctx: Context, tenant: Tenant, user_id: str, txid: str, expires_at: float, via: str
-) -> tuple[Transaction, dict[str, Any]]:
+) -> tuple[Transaction, PendingEnrollment]:
     if via != "ticket" and not tenant.features.get(Feature.ENROLLMENT, True):
         # Tickets are the admin's invitations; the toggle governs self-service.
         raise FeatureDisabledByAdmin("Self-service enrollment is switched off.")
-    methods = enrollable(ctx, tenant)
-    if not methods:
+    if not enrollable(ctx, tenant):
         raise NoMethodAvailable()
     eid = ctx.new_id("dev")
     secret = totp.new_secret()
@@ -86,26 +96,14 @@ def _enrollment_tx(
         "etx": ctx.new_id("etx", 18, tenant_id=tid),
     }
     tx = Transaction(txid, tid, user_id, TxKind.ENROLL.value, expires_at, data=data)
-    body = {
-        "enrollment_tx_id": data["etx"],
-        "available_enrollment_methods": methods,
-        "available_authentication_methods": methods,
-        "factor_settings": {"phone": {"otp_length": tenant.sms_otp_length}},
-        "device_account": {
-            "id": eid,
-            "status": "confirmation_pending",
-            "otp_secret": secret,
-            "recovery_code": code,
-        },
-    }
-    return tx, body
+    return tx, PendingEnrollment(eid, data["etx"], otp_secret=secret, recovery_code=code)
 
 
 def _login_tx(
     ctx: Context, tenant: Tenant, e: Enrollment, txid: str, expires_at: float
-) -> tuple[Transaction, dict[str, Any]]:
+) -> tuple[Transaction, ConfirmedEnrollment]:
     methods = list(e.methods)
-    view = public_view(
+    shown = confirmed_enrollment(
         ctx,
         tenant,
         e.enrollment_id,
@@ -114,7 +112,7 @@ def _login_tx(
         name=e.name,
         phone_masked=e.phone_masked,
     )
-    if not view["available_authenticator_types"]:
+    if not shown.authenticator_types:
         raise NoMethodAvailable()
     data: dict[str, Any] = {"enrollment_id": e.enrollment_id, "methods": methods}
     if e.totp_secret is not None:
@@ -124,12 +122,12 @@ def _login_tx(
     if e.phone_number is not None:
         data["phone"] = b64(e.phone_number)
     tx = Transaction(
-        txid, tenant.tenant_id, e.user_id, TxKind.AUTH.value, expires_at, enrollment=view, data=data
+        txid,
+        tenant.tenant_id,
+        e.user_id,
+        TxKind.AUTH.value,
+        expires_at,
+        enrollment=shown.stored(),
+        data=data,
     )
-    body = {
-        "available_enrollment_methods": enrollable(ctx, tenant),
-        "available_authentication_methods": [m for m in methods if ctx.factor_available(tenant, m)],
-        "factor_settings": {"phone": {"otp_length": tenant.sms_otp_length}},
-        "device_account": view,
-    }
-    return tx, body
+    return tx, shown

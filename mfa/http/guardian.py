@@ -1,23 +1,23 @@
 """The factor protocol routes (the public Guardian wire protocol).
 
 Thin: read the credential, hand the validated body to :class:`mfa.flows.Flows`,
-return its answer. Paths, body keys and casing follow
+shape its answer with :mod:`mfa.http.guardian_views`. Paths, body keys and casing follow
 ``contract/guardian-wire.md`` so unmodified Guardian clients work.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from mfa.errors import InvalidBearerFormat
 from mfa.flows import Flows
 from mfa.http.endpoint import Endpoint
-from mfa.schemas import (
-    Empty,
+from mfa.http.guardian_views import recovery_code_view, start_flow_view, transaction_state_view
+from mfa.schemas import Empty, RecoveryCodeResponse
+from mfa.schemas.guardian import (
     RecoverAccountBody,
-    RecoveryCodeResponse,
     SmsEnrollBody,
     StartFlowBody,
     StartFlowResponse,
@@ -54,22 +54,23 @@ def transaction_token(request: Request) -> str:
     return credential.value
 
 
-async def start_flow(request: Request, body: StartFlowBody) -> dict[str, Any]:
+async def start_flow(request: Request, body: StartFlowBody) -> StartFlowResponse:
     credential = parse_authorization(request.headers.get("authorization"))
-    return await _flows(request).start_flow(credential)
+    return start_flow_view(await _flows(request).start_flow(credential))
 
 
-async def transaction_state(request: Request, body: Empty) -> dict[str, Any]:
-    return await _flows(request).transaction_state(transaction_token(request))
+async def transaction_state(request: Request, body: Empty) -> TransactionStateResponse:
+    status = await _flows(request).transaction_state(transaction_token(request))
+    return transaction_state_view(status)
 
 
 async def verify_otp(request: Request, body: VerifyOtpBody) -> None:
     await _flows(request).verify_otp(transaction_token(request), body.code)
 
 
-async def recover_account(request: Request, body: RecoverAccountBody) -> dict[str, str]:
+async def recover_account(request: Request, body: RecoverAccountBody) -> RecoveryCodeResponse:
     code = await _flows(request).recover_account(transaction_token(request), body.recovery_code)
-    return {"recovery_code": code}
+    return recovery_code_view(code)
 
 
 async def sms_enroll(request: Request, body: SmsEnrollBody) -> None:

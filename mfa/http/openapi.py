@@ -19,7 +19,8 @@ from mfa.http.endpoint import Endpoint
 from mfa.http.examples import with_examples
 from mfa.http.params import MAX_ID_CHARS
 from mfa.names import Factor, Feature
-from mfa.schemas import NO_CONTROL, TENANT_ID_PATTERN, ErrorBody
+from mfa.schemas import NO_CONTROL, ErrorBody
+from mfa.schemas.backend import TENANT_ID_PATTERN
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "start": [{"requestToken": []}, {"enrollmentTicket": []}],

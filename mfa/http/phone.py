@@ -15,10 +15,11 @@ from mfa.flows.device import Device
 from mfa.flows.push import Origin
 from mfa.http.endpoint import Endpoint
 from mfa.http.guardian import _TX_ERRORS, _flows, transaction_token
-from mfa.schemas import (
+from mfa.http.guardian_views import phone_enrollment_view, push_sent_view, registered_device_view
+from mfa.schemas import Empty
+from mfa.schemas.guardian import (
     DevicePatchBody,
     DeviceResponse,
-    Empty,
     PhoneEnrollBody,
     PhoneEnrollResponse,
     PushSentResponse,
@@ -53,7 +54,7 @@ def audiences(request: Request, path: str) -> tuple[str, str]:
 async def send_push_notification(request: Request, body: Empty) -> PushSentResponse | None:
     origin = Origin(service_url(request), request.headers.get("user-agent", ""))
     number = await _flows(request).send_push_notification(transaction_token(request), origin)
-    return None if number is None else PushSentResponse(number=number)
+    return push_sent_view(number)
 
 
 async def enroll(request: Request, body: PhoneEnrollBody) -> PhoneEnrollResponse:
@@ -68,8 +69,8 @@ async def enroll(request: Request, body: PhoneEnrollBody) -> PhoneEnrollResponse
         push_token=push.token if push else None,
         public_key=body.public_key.model_dump(exclude_none=True),
     )
-    answer = await _flows(request).enroll_device(credential.value, device, service_url(request))
-    return PhoneEnrollResponse.model_validate(answer)
+    enrolled = await _flows(request).enroll_device(credential.value, device, service_url(request))
+    return phone_enrollment_view(enrolled)
 
 
 async def resolve_transaction(request: Request, body: ResolveTransactionBody) -> None:
@@ -89,13 +90,13 @@ async def update_device(request: Request, body: DevicePatchBody) -> DeviceRespon
         push_token=push.token if push else None,
         set_push=push is not None,
     )
-    answer = await _flows(request).update_device(
+    registered = await _flows(request).update_device(
         parse_authorization(request.headers.get("authorization")),
         request.path_params["enrollment_id"],
         device,
         audiences(request, "/api/device-accounts"),
     )
-    return DeviceResponse.model_validate(answer)
+    return registered_device_view(registered)
 
 
 async def delete_device(request: Request, body: None) -> None:

@@ -20,7 +20,7 @@ from mfa.enrollment_status import EnrollmentStatus
 from mfa.http import params
 from mfa.http.endpoint import Endpoint
 from mfa.http.views import device_view
-from mfa.schemas import DeviceView
+from mfa.schemas.backend import DeviceView
 
 if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
     from mfa.service import MFAService

@@ -11,8 +11,8 @@ from mfa.http.endpoint import Endpoint
 from mfa.http.params import path_id, tenant_id
 from mfa.http.views import factor_view, quotas_view
 from mfa.names import Quota
-from mfa.schemas import (
-    Body,
+from mfa.schemas import Body
+from mfa.schemas.backend import (
     FactorState,
     FeatureState,
     OtpLength,

@@ -10,7 +10,7 @@ from mfa.http.endpoint import Endpoint
 from mfa.http.params import path_id, tenant_id
 from mfa.http.views import api_key_view, tenant_view
 from mfa.principals import Principal
-from mfa.schemas import ApiKeyResponse, CreateApiKeyBody, CreateTenantBody, TenantResponse
+from mfa.schemas.backend import ApiKeyResponse, CreateApiKeyBody, CreateTenantBody, TenantResponse
 
 
 class TenantList(BaseModel):

@@ -12,10 +12,9 @@ from mfa.http.backend_endpoint import AUTH, BODY, TENANT, admin, backend_endpoin
 from mfa.http.endpoint import Endpoint
 from mfa.http.params import path_id, tenant_id
 from mfa.http.views import enrollment_view, iso
-from mfa.schemas import (
-    Body,
+from mfa.schemas import Body, RecoveryCodeResponse
+from mfa.schemas.backend import (
     EnrollmentResponse,
-    RecoveryCodeResponse,
     RequestTokenResponse,
     TicketResponse,
     UserBody,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from mfa.admin import FactorToggle
 from mfa.names import Quota, QuotaName
-from mfa.schemas import (
+from mfa.schemas.backend import (
     ApiKeyResponse,
     DeviceView,
     EnrollmentResponse,

@@ -140,8 +140,9 @@ def _new_delivery(
 
 def _insert_ignoring(conn: AsyncConnection, table: sa.Table, key: str) -> sa.Insert:
     """``INSERT … ON CONFLICT (key) DO NOTHING`` in the connection's dialect."""
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=[key])
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
 class SqlEvents(SqlConnections):

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse
 
 from mfa.errors import MFAError
 from mfa.factors import totp
+from mfa.flows.records import PendingEnrollment, StartedTransaction
 from mfa.storage.base import Tenant
 from mfa.ui import i18n, policy
 
@@ -61,19 +62,18 @@ class Flow:
 
     @classmethod
     def from_start(
-        cls, body: dict[str, Any], tenant: Tenant, user_id: str, service_url: str
+        cls, started: StartedTransaction, tenant: Tenant, user_id: str, service_url: str
     ) -> Flow:
         """``service_url``: the sub-app's URL as the phone must reach it (mount included)."""
-        account = body["device_account"]
-        length = int(body.get("factor_settings", {}).get("phone", {}).get("otp_length", 6))
-        if body.get("enrollment_tx_id"):
-            secret = str(account["otp_secret"])
-            methods = [m for m in body["available_enrollment_methods"] if m in OFFERED]
+        account = started.enrollment
+        if isinstance(account, PendingEnrollment):
+            secret = account.otp_secret
+            methods = [m for m in started.enrollable if m in OFFERED]
             push = (
                 push_enrollment_uri(
                     secret=secret,
-                    ticket=str(body["enrollment_tx_id"]),
-                    enrollment_id=str(account["id"]),
+                    ticket=account.ticket,
+                    enrollment_id=account.enrollment_id,
                     account=user_id,
                     issuer=tenant.name,
                     service_url=service_url,
@@ -83,22 +83,22 @@ class Flow:
             )
             return cls(
                 mode="enroll",
-                token=body["transaction_token"],
+                token=started.token,
                 methods=methods,
-                enrollment_id=str(account["id"]),
-                otp_length=length,
+                enrollment_id=account.enrollment_id,
+                otp_length=started.sms_otp_length,
                 secret=secret,
-                recovery_code=str(account["recovery_code"]),
+                recovery_code=account.recovery_code,
                 otpauth_uri=totp.provisioning_uri(secret, user_id, tenant.name),
                 push_uri=push,
             )
         return cls(
             mode="login",
-            token=body["transaction_token"],
-            methods=[m for m in account["available_authenticator_types"] if m in LOGIN_OFFERED],
-            enrollment_id=str(account["id"]),
-            otp_length=length,
-            phone=account.get("phone_number"),
+            token=started.token,
+            methods=[m for m in account.authenticator_types if m in LOGIN_OFFERED],
+            enrollment_id=account.enrollment_id,
+            otp_length=started.sms_otp_length,
+            phone=account.phone_masked,
         )
 
 

@@ -172,8 +172,8 @@ async def entry(request: Request) -> Response:
         return render_error(_as_error(exc, request), lang, None, None)
     tenant = found.tenant
     try:
-        body = await service.flows.start_flow(found.credential)
-        flow = Flow.from_start(body, tenant, found.user_id, service_url(request))
+        started = await service.flows.start_flow(found.credential)
+        flow = Flow.from_start(started, tenant, found.user_id, service_url(request))
         if not flow.methods:
             raise NoMethodAvailable("No method the hosted pages offer is available.")
     except Exception as exc:
