@@ -30,13 +30,8 @@ from typing import Any
 from mfa.errors import MFAError
 from mfa.events.record import Event, EventType, new_event_id, request_meta
 from mfa.names import TxKind
-from mfa.storage.base import (
-    AttemptEvent,
-    BackendUnavailable,
-    DurableStore,
-    EphemeralStore,
-    Transaction,
-)
+from mfa.storage.base import AttemptEvent, BackendUnavailable, Transaction
+from mfa.storage.protocols import DurableStore, EphemeralStore
 
 log = logging.getLogger("mfa.events")
 

@@ -43,7 +43,7 @@ class _Entry:
 
 
 class MemoryEphemeralStore:
-    """:class:`~mfa.storage.base.EphemeralStore` held in a dict, TTLs on ``clock``.
+    """:class:`~mfa.storage.protocols.EphemeralStore` held in a dict, TTLs on ``clock``.
 
     Same semantics as :class:`~mfa.storage.redis.RedisEphemeralStore`, which the
     shared contract tests check. State is lost with the process, and two worker

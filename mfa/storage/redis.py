@@ -104,7 +104,7 @@ def _transaction(tenant_id: str, txid: str, fields: dict[str, str]) -> Transacti
 
 
 class RedisEphemeralStore:
-    """:class:`~mfa.storage.base.EphemeralStore` on Redis.
+    """:class:`~mfa.storage.protocols.EphemeralStore` on Redis.
 
     ``url`` is ``redis://…``, ``rediss://…`` or ``unix://…`` for one server, or
     ``redis+cluster://host:port[,host:port…]`` for Redis Cluster. Every call is one

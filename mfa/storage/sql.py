@@ -129,7 +129,7 @@ def _tenant_is(table: sa.Table, tenant_id: str | None) -> sa.ColumnElement[bool]
 
 
 class SqlDurableStore(SqlRecovery, SqlEvents):
-    """:class:`~mfa.storage.base.DurableStore` on SQLAlchemy Core, SQLite or PostgreSQL.
+    """:class:`~mfa.storage.protocols.DurableStore` on SQLAlchemy Core, SQLite or PostgreSQL.
 
     ``url`` is a SQLAlchemy async URL (``sqlite+aiosqlite:///mfa.db``,
     ``postgresql+asyncpg://user@host/db``). :meth:`open` refuses a database whose

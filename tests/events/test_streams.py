@@ -8,13 +8,8 @@ import uuid
 
 import pytest
 
-from mfa.storage.base import (
-    AttemptEvent,
-    AttemptLimits,
-    AttemptOutcome,
-    EphemeralStore,
-    Transaction,
-)
+from mfa.storage.base import AttemptEvent, AttemptLimits, AttemptOutcome, Transaction
+from mfa.storage.protocols import EphemeralStore
 from mfa.storage.redis import RedisEphemeralStore
 from mfa.testing import FrozenClock
 from tests.conftest import REDIS_URL, _drop_prefix

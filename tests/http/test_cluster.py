@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mfa.storage.base import EphemeralStore
+from mfa.storage.protocols import EphemeralStore
 from mfa.storage.redis import RedisEphemeralStore, cluster_nodes
 from tests.conftest import Api
 from tests.http.test_otp_flows import (
