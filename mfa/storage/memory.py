@@ -27,6 +27,7 @@ from mfa.storage.base import (
     Transaction,
     TxState,
 )
+from mfa.storage.memory_events import EventLog
 
 __all__ = ["MemoryEphemeralStore"]
 
@@ -58,7 +59,7 @@ class MemoryEphemeralStore:
         self._clock = clock
         self._data: dict[_Key, _Entry] = {}
         self._next_sweep = 0.0
-        self._events = _EventLog()
+        self._events = EventLog()
 
     async def open(self) -> None:
         return None
@@ -273,65 +274,6 @@ class MemoryEphemeralStore:
     async def lockout_remaining(self, tenant_id: str, user_id: str) -> float | None:
         key = (tenant_id, "lock", user_id)
         return None if self._get(key) is None else self._ttl(key)
-
-
-class _EventLog:
-    """Per-tenant lists of event entries, like the Redis store's streams (one
-    process: no consumer group needed; an entry stays until acknowledged)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, dict[str, dict[str, str]]] = {}
-        self._next = 0
-
-    def append(self, tenant_id: str, fields: dict[str, str]) -> None:
-        self._next += 1
-        self._entries.setdefault(tenant_id, {})[str(self._next)] = dict(fields)
-
-    def decided(self, tenant_id: str, event: AttemptEvent | None, outcome: AttemptOutcome) -> None:
-        if event is None:
-            return
-        accepted = outcome is AttemptOutcome.ACCEPTED
-        self.append(
-            tenant_id,
-            {
-                "id": event.event_id,
-                "type": event.success_type if accepted else event.failure_type,
-                "time": repr(event.time),
-                "outcome": outcome.value,
-                "error_code": "" if accepted else event.failure_code,
-                "data": "",
-                **event.fields,
-            },
-        )
-
-    def locked(self, tenant_id: str, event: AttemptEvent | None, lockout_seconds: int) -> None:
-        if event is None:
-            return
-        until = event.time + lockout_seconds
-        self.append(
-            tenant_id,
-            {
-                "id": event.event_id + ".lock",
-                "type": "user.locked",
-                "time": repr(event.time),
-                "outcome": AttemptOutcome.LOCKED.value,
-                "error_code": event.failure_code,
-                "data": json.dumps({"locked_until": round(until, 3)}),
-                **event.fields,
-            },
-        )
-
-    def read(self, tenant_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
-        entries = self._entries.get(tenant_id, {})
-        return [(k, dict(v)) for k, v in list(entries.items())[:count]]
-
-    def ack(self, tenant_id: str, entry_ids: list[str]) -> None:
-        entries = self._entries.get(tenant_id, {})
-        for entry_id in entry_ids:
-            entries.pop(entry_id, None)
-
-    def drop(self, tenant_id: str) -> None:
-        self._entries.pop(tenant_id, None)
 
 
 def _apply(tx: Transaction, changes: dict[str, Any]) -> None:
