@@ -19,7 +19,8 @@ import redis.asyncio as aioredis
 
 from mfa import MFAService, Settings, create_app
 from mfa.factors import totp
-from mfa.storage.redis import RELAY_CLIENT_NAME, RedisEphemeralStore
+from mfa.storage.redis import RedisEphemeralStore
+from mfa.storage.redis_events import RELAY_CLIENT_NAME
 from mfa.testing import FrozenClock
 from tests.conftest import REDIS_URL, Api, _drop_prefix
 
