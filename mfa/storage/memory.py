@@ -2,8 +2,8 @@
 
 Every method does its work without awaiting anything in between, so on one event
 loop each call is atomic, just like one Lua script in Redis. Expiry follows the
-injected clock: entries are dropped lazily when read, and swept now and then so
-that keys nobody reads again do not pile up.
+injected clock (:mod:`mfa.storage.memory_expiry`); the tenants' event entries are
+kept by :mod:`mfa.storage.memory_events`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from mfa.names import Channel, Quota
@@ -28,22 +27,12 @@ from mfa.storage.base import (
     TxState,
 )
 from mfa.storage.memory_events import EventLog
+from mfa.storage.memory_expiry import ExpiringData, Key
 
 __all__ = ["MemoryEphemeralStore"]
 
-# Keys: (tenant_id, kind, *rest); tickets are global and use tenant None.
-_Key = tuple[str | None, ...]
 
-_SWEEP_EVERY_SECONDS = 60.0
-
-
-@dataclass(slots=True)
-class _Entry:
-    value: Any
-    expires_at: float | None  # epoch seconds; None: no TTL
-
-
-class MemoryEphemeralStore:
+class MemoryEphemeralStore(ExpiringData):
     """:class:`~mfa.storage.protocols.EphemeralStore` held in a dict, TTLs on ``clock``.
 
     Same semantics as :class:`~mfa.storage.redis.RedisEphemeralStore`, which the
@@ -56,9 +45,7 @@ class MemoryEphemeralStore:
     in_process = True
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._data: dict[_Key, _Entry] = {}
-        self._next_sweep = 0.0
+        super().__init__(clock)
         self._events = EventLog()
 
     async def open(self) -> None:
@@ -69,41 +56,6 @@ class MemoryEphemeralStore:
 
     async def ping(self) -> None:
         return None
-
-    # ------------------------------------------------------------------ primitives
-
-    def _get(self, key: _Key) -> Any:
-        entry = self._data.get(key)
-        if entry is None:
-            return None
-        if entry.expires_at is not None and entry.expires_at <= self._clock():
-            del self._data[key]
-            return None
-        return entry.value
-
-    def _set(self, key: _Key, value: Any, expires_at: float | None) -> None:
-        self._sweep()
-        if expires_at is not None and expires_at <= self._clock():
-            self._data.pop(key, None)  # like PEXPIREAT in the past: gone at once
-            return
-        self._data[key] = _Entry(value, expires_at)
-
-    def _ttl(self, key: _Key) -> float | None:
-        entry = self._data.get(key)
-        if entry is None or entry.expires_at is None:
-            return None
-        return entry.expires_at - self._clock()
-
-    def _sweep(self) -> None:
-        now = self._clock()
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + _SWEEP_EVERY_SECONDS
-        expired = [
-            k for k, e in self._data.items() if e.expires_at is not None and e.expires_at <= now
-        ]
-        for key in expired:
-            del self._data[key]
 
     # ------------------------------------------------------------------ transactions
 
@@ -230,7 +182,7 @@ class MemoryEphemeralStore:
                 self._data[key].value = count + 1
         return QuotaDecision(True)
 
-    def _retry_after(self, key: _Key, quota: Quota) -> int:
+    def _retry_after(self, key: Key, quota: Quota) -> int:
         ttl = self._ttl(key)
         return quota.window_seconds if ttl is None else max(1, math.ceil(ttl))
 
