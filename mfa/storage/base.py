@@ -183,3 +183,16 @@ class AttemptEvent:
     failure_code: str
     # user_id, enrollment_id, method, request_id, client_ip, user_agent, actor
     fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaEvent:
+    """The event :meth:`~mfa.storage.protocols.EphemeralStore.consume_quota` appends
+    to the tenant's event stream in the same atomic step when it refuses a send (a
+    grant appends none). ``fields`` is the event's entry (``Event.wire()``) but for
+    its ``error_code``, which the refusing quota picks: ``user_code`` or
+    ``tenant_code``."""
+
+    user_code: str
+    tenant_code: str
+    fields: dict[str, str]

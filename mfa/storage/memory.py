@@ -23,6 +23,7 @@ from mfa.storage.base import (
     AttemptLimits,
     AttemptOutcome,
     QuotaDecision,
+    QuotaEvent,
     Transaction,
     TxState,
 )
@@ -164,14 +165,24 @@ class MemoryEphemeralStore(ExpiringData):
     # ------------------------------------------------------------------ quotas
 
     async def consume_quota(
-        self, tenant_id: str, user_id: str, channel: Channel, per_user: Quota, per_tenant: Quota
+        self,
+        tenant_id: str,
+        user_id: str,
+        channel: Channel,
+        per_user: Quota,
+        per_tenant: Quota,
+        *,
+        event: QuotaEvent | None = None,
     ) -> QuotaDecision:
         user_key = (tenant_id, "quota", channel, "user", user_id)
         tenant_key = (tenant_id, "quota", channel, "tenant")
-        # The user first: when both are exhausted, the user quota is named.
+        # The user first: when both are exhausted, the user quota is named. A
+        # refusal's event is written in the same step (like consume_quota.lua).
         if (self._get(user_key) or 0) >= per_user.limit:
+            self._events.refused(tenant_id, event, "user")
             return QuotaDecision(False, "user", self._retry_after(user_key, per_user))
         if (self._get(tenant_key) or 0) >= per_tenant.limit:
+            self._events.refused(tenant_id, event, "tenant")
             return QuotaDecision(False, "tenant", self._retry_after(tenant_key, per_tenant))
         now = self._clock()
         for key, quota in ((user_key, per_user), (tenant_key, per_tenant)):

@@ -9,8 +9,9 @@ acknowledged.
 from __future__ import annotations
 
 import json
+from typing import Literal
 
-from mfa.storage.base import AttemptEvent, AttemptOutcome
+from mfa.storage.base import AttemptEvent, AttemptOutcome, QuotaEvent
 
 __all__ = ["EventLog"]
 
@@ -60,6 +61,14 @@ class EventLog:
                 **event.fields,
             },
         )
+
+    def refused(
+        self, tenant_id: str, event: QuotaEvent | None, by: Literal["user", "tenant"]
+    ) -> None:
+        if event is None:
+            return
+        code = event.user_code if by == "user" else event.tenant_code
+        self.append(tenant_id, {"error_code": code, **event.fields})
 
     def read(self, tenant_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
         entries = self._entries.get(tenant_id, {})

@@ -34,6 +34,7 @@ from mfa.storage.base import (
     Enrollment,
     HostedPages,
     QuotaDecision,
+    QuotaEvent,
     RecoveryHandover,
     Tenant,
     Transaction,
@@ -298,10 +299,19 @@ class EphemeralStore(Protocol):
 
     # quotas
     async def consume_quota(
-        self, tenant_id: str, user_id: str, channel: Channel, per_user: Quota, per_tenant: Quota
+        self,
+        tenant_id: str,
+        user_id: str,
+        channel: Channel,
+        per_user: Quota,
+        per_tenant: Quota,
+        *,
+        event: QuotaEvent | None = None,
     ) -> QuotaDecision:
         """Check both counters and, only if both have room, consume one from each,
-        atomically. When both are exhausted the user quota is named."""
+        atomically. When both are exhausted the user quota is named. With
+        ``event``, a refusal appends it to the tenant's event stream in the same
+        step, with the refusing quota's error code (a grant appends none)."""
 
     async def refund_quota(self, tenant_id: str, user_id: str, channel: Channel) -> None:
         """Give back one unit of each counter (a send that did not happen)."""

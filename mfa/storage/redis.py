@@ -13,7 +13,6 @@ never decode JSON themselves (Lua's cjson mangles empty arrays and big numbers).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from collections.abc import Coroutine, Sequence
@@ -26,10 +25,11 @@ from mfa.storage.base import (
     AttemptLimits,
     AttemptOutcome,
     QuotaDecision,
+    QuotaEvent,
     Transaction,
     TxState,
 )
-from mfa.storage.redis_events import RedisEventStreams, attempt_event_args
+from mfa.storage.redis_events import RedisEventStreams, attempt_event_args, quota_event_args
 from mfa.storage.redis_keys import RedisKeys
 from mfa.storage.redis_lanes import CLUSTER_SCHEME, cluster_nodes, make_lanes, map_redis_errors
 from mfa.storage.redis_scripts import Script, load_script, run_script
@@ -112,9 +112,6 @@ class RedisEphemeralStore:
     ) -> Coroutine[Any, Any, Any]:
         # Returns the call's coroutine, to be awaited by the caller: no extra frame.
         return run_script(self._lanes, self.timeout, what, script, keys, args)
-
-    def _guard(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
-        return map_redis_errors(self.timeout, what)
 
     async def open(self) -> None:
         return None  # connections are made on first use
@@ -229,15 +226,25 @@ class RedisEphemeralStore:
     # ------------------------------------------------------------------ quotas
 
     async def consume_quota(
-        self, tenant_id: str, user_id: str, channel: Channel, per_user: Quota, per_tenant: Quota
+        self,
+        tenant_id: str,
+        user_id: str,
+        channel: Channel,
+        per_user: Quota,
+        per_tenant: Quota,
+        *,
+        event: QuotaEvent | None = None,
     ) -> QuotaDecision:
-        args = [
+        event_args = quota_event_args(event)
+        args: list[str | int] = [
             per_user.limit,
             per_user.window_seconds,
             per_tenant.limit,
             per_tenant.window_seconds,
+            len(event_args),
+            *event_args,
         ]
-        keys = self._keys.quotas(tenant_id, user_id, channel)
+        keys = [*self._keys.quotas(tenant_id, user_id, channel), self._keys.events(tenant_id)]
         granted, refused, retry_after = await self._eval("consume_quota", self._consume, keys, args)
         if granted:
             return QuotaDecision(True)
@@ -262,7 +269,7 @@ class RedisEphemeralStore:
         # they are unlinked in batches of one command each; each round trip has its
         # own deadline, since a big tenant takes many. Glob characters are escaped.
         pattern = self._keys.tenant_glob(tenant_id)
-        async with self._guard("delete_tenant_data"):
+        async with map_redis_errors(self.timeout, "delete_tenant_data"):
             keys = await self._lanes.scan(pattern)
         for start in range(0, len(keys), 500):
             await self._run("delete_tenant_data", "UNLINK", *keys[start : start + 500])

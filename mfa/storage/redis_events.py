@@ -16,11 +16,17 @@ from typing import Any
 
 import redis.exceptions as redis_exc
 
-from mfa.storage.base import AttemptEvent, BackendUnavailable
+from mfa.storage.base import AttemptEvent, BackendUnavailable, QuotaEvent
 from mfa.storage.redis_lanes import make_lanes, map_redis_errors
 from mfa.storage.redis_scripts import load_script, run_script
 
-__all__ = ["GROUP", "RELAY_CLIENT_NAME", "RedisEventStreams", "attempt_event_args"]
+__all__ = [
+    "GROUP",
+    "RELAY_CLIENT_NAME",
+    "RedisEventStreams",
+    "attempt_event_args",
+    "quota_event_args",
+]
 
 # The CLIENT SETNAME of the event relay's connections.
 RELAY_CLIENT_NAME = "mfa-events-relay"
@@ -41,6 +47,14 @@ def attempt_event_args(event: AttemptEvent | None) -> list[str]:
         repr(event.time),
         *flat,
     ]
+
+
+def quota_event_args(event: QuotaEvent | None) -> list[str]:
+    """``consume_quota.lua``'s event arguments (none: append no event)."""
+    if event is None:
+        return []
+    flat = [item for pair in event.fields.items() for item in pair]
+    return [event.user_code, event.tenant_code, *flat]
 
 
 class RedisEventStreams:
