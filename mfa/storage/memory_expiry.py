@@ -27,6 +27,9 @@ class Entry:
 
 
 class ExpiringData:
+    """Entries by key, each with an optional expiry on ``clock``; the store's
+    primitives read (``_get``, ``_ttl``) and write (``_set``) them."""
+
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._data: dict[Key, Entry] = {}
