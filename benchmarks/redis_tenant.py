@@ -122,9 +122,10 @@ def saturation(prefix: str, pipeline: int, requests: int) -> tuple[float, float]
     client.script_load(source)
     user = f"{prefix}:{{big-tenant}}:quota:sms:user:__rand_int__"
     tenant = f"{prefix}:{{big-tenant}}:quota:sms:tenant"
+    events = f"{prefix}:{{big-tenant}}:events"  # a refusal's event goes there (none here)
     cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", "6379", "--dbnum", "11", "-c", "50"]
     cmd += ["-n", str(requests), "-P", str(pipeline), "-r", "100000", "-q"]
-    cmd += ["EVALSHA", sha, "2", user, tenant, "10000000", "3600", "10000000", "3600"]
+    cmd += ["EVALSHA", sha, "3", user, tenant, events, "10000000", "3600", "10000000", "3600", "0"]
     try:
         before = redis_cpu(client)
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout

@@ -31,7 +31,8 @@ from typing import Any
 
 from mfa.errors import MFAError
 from mfa.periodic import Periodic
-from mfa.storage.base import BackendUnavailable, DurableStore, Transaction
+from mfa.storage.base import BackendUnavailable, Transaction
+from mfa.storage.protocols import DurableStore
 
 log = logging.getLogger("mfa.activity")
 

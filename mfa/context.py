@@ -28,7 +28,8 @@ from mfa.names import TxKind
 from mfa.sandbox import SandboxOutbox, SandboxPushTransport, SandboxSmsTransport
 from mfa.sealing import Sealer
 from mfa.settings import Settings
-from mfa.storage.base import AttemptLimits, DurableStore, EphemeralStore, Tenant
+from mfa.storage.base import AttemptLimits, Tenant
+from mfa.storage.protocols import DurableStore, EphemeralStore
 from mfa.tenants import TenantCache
 from mfa.tokens import TokenCodec
 from mfa.totp_steps import TotpStepLog

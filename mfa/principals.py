@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from mfa.errors import InsufficientScope, InvalidToken
 from mfa.names import OPERATOR_ONLY_SCOPES, Scope
-from mfa.storage.base import DurableStore
+from mfa.storage.protocols import DurableStore
 
 ALL_SCOPES: frozenset[str] = frozenset(s.value for s in Scope)
 OPERATOR_ONLY: frozenset[str] = frozenset(s.value for s in OPERATOR_ONLY_SCOPES)

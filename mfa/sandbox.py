@@ -30,7 +30,8 @@ from typing import Any
 
 from mfa.delivery import PushMessage, SmsMessage
 from mfa.errors import ERROR_CLASSES
-from mfa.storage.base import EphemeralStore, Tenant
+from mfa.storage.base import Tenant
+from mfa.storage.protocols import EphemeralStore
 
 # Fictional numbers (555-01xx is reserved for fiction), valid E.164 mobiles for
 # libphonenumber, so each passes the input check and fails at the "provider".

@@ -28,8 +28,8 @@ from mfa.results import VerifiedResult, check_result
 from mfa.sealing import Sealer
 from mfa.settings import Settings
 from mfa.storage import durable_store_from_settings, ephemeral_store_from_settings
-from mfa.storage.base import DurableStore, EphemeralStore
 from mfa.storage.memory import MemoryEphemeralStore
+from mfa.storage.protocols import DurableStore, EphemeralStore
 from mfa.tenants import TenantCache
 from mfa.tokens import TokenCodec
 from mfa.totp_steps import TotpStepLog

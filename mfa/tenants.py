@@ -11,7 +11,8 @@ import asyncio
 import time
 
 from mfa.errors import TenantNotFound
-from mfa.storage.base import DurableStore, Tenant
+from mfa.storage.base import Tenant
+from mfa.storage.protocols import DurableStore
 
 # How long a tenant's settings are reused before being read again.
 TENANT_CACHE_SECONDS = 1.0

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 
 from mfa.periodic import Periodic
-from mfa.storage.base import BackendUnavailable, DurableStore
+from mfa.storage.base import BackendUnavailable
+from mfa.storage.protocols import DurableStore
 
 log = logging.getLogger("mfa.totp_steps")
 

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from mfa import MFAService, Settings, create_app
-from mfa.storage.base import EphemeralStore
 from mfa.storage.memory import MemoryEphemeralStore
+from mfa.storage.protocols import EphemeralStore
 from mfa.storage.redis import RedisEphemeralStore
 from mfa.testing import FrozenClock
 from transports.outbox import Outbox, PushOutbox

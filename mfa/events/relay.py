@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 from mfa.events.sink import EventSink
 from mfa.periodic import Periodic
-from mfa.storage.base import BackendUnavailable, DurableStore
+from mfa.storage.base import BackendUnavailable
+from mfa.storage.protocols import DurableStore
 
 log = logging.getLogger("mfa.events.relay")
 

@@ -2,13 +2,14 @@
 
 Three ways an event travels, by where its decision is made:
 
-- **In a Lua script** (a code checked, a lockout begun): the flow passes an
-  :class:`~mfa.storage.base.AttemptEvent` to ``record_attempt`` and the script
-  appends the event to the tenant's stream in the call that decides. No extra
-  round trip, and no decision without its event.
+- **In a Lua script** (a code checked, a lockout begun, a send refused by a
+  quota): the flow passes an :class:`~mfa.storage.base.AttemptEvent` to
+  ``record_attempt``, or a :class:`~mfa.storage.base.QuotaEvent` to
+  ``consume_quota``, and the script appends the event to the tenant's stream in
+  the call that decides. No extra round trip, and no decision without its event.
 - **In Python, with no durable write** (an enrollment transaction started, a
-  quota refusal, a push rejected): :meth:`EventSink.emit` appends it to the
-  stream (one ``XADD``) before the answer goes out.
+  push rejected): :meth:`EventSink.emit` appends it to the stream (one ``XADD``)
+  before the answer goes out.
 - **With a durable write** (an API key created, an enrollment deleted, settings
   changed): :meth:`EventSink.record` writes it to the audit table right after
   that write and before the answer. What this gives up: a process that dies
@@ -27,16 +28,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from mfa.errors import MFAError
 from mfa.events.record import Event, EventType, new_event_id, request_meta
 from mfa.names import TxKind
-from mfa.storage.base import (
-    AttemptEvent,
-    BackendUnavailable,
-    DurableStore,
-    EphemeralStore,
-    Transaction,
-)
+from mfa.storage.base import AttemptEvent, BackendUnavailable, QuotaEvent, Transaction
+from mfa.storage.protocols import DurableStore, EphemeralStore
 
 log = logging.getLogger("mfa.events")
 
@@ -99,19 +94,19 @@ class EventSink:
             fields={k: v for k, v in fields.items() if v},
         )
 
-    async def refused(self, tx: Transaction, method: str, error: MFAError) -> None:
-        """A quota refused a send for ``tx``'s user (the error names which quota)."""
-        await self.emit(
-            self.make(
-                tx.tenant_id,
-                EventType.QUOTA_REFUSED,
-                user_id=tx.user_id,
-                enrollment_id=tx.data.get("enrollment_id"),
-                method=method,
-                outcome="refused",
-                error_code=error.code,
-            )
-        )
+    def refusal(self, tx: Transaction, method: str, user_code: str, tenant_code: str) -> QuotaEvent:
+        """The event ``consume_quota`` writes if a quota refuses a send for ``tx``'s
+        user; its error code names which quota (``user_code`` or ``tenant_code``)."""
+        fields = self.make(
+            tx.tenant_id,
+            EventType.QUOTA_REFUSED,
+            user_id=tx.user_id,
+            enrollment_id=tx.data.get("enrollment_id"),
+            method=method,
+            outcome="refused",
+        ).wire()
+        del fields["error_code"]  # the script sets it, by the quota that refuses
+        return QuotaEvent(user_code=user_code, tenant_code=tenant_code, fields=fields)
 
     # ------------------------------------------------------------------ writing
 

@@ -39,7 +39,7 @@ import httpx
 from mfa.events.record import Event, WebhookDelivery, WebhookEndpoint, iso, public
 from mfa.periodic import Periodic
 from mfa.sealing import Sealer
-from mfa.storage.base import DurableStore
+from mfa.storage.protocols import DurableStore
 
 log = logging.getLogger("mfa.events.webhooks")
 

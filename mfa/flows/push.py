@@ -221,28 +221,30 @@ async def _consume(ctx: Context, tenant: Tenant, tx: Transaction) -> None:
             Channel.PN_UNANSWERED,
             bound,
             Quota(_UNBOUNDED, bound.window_seconds),
+            event=ctx.events.refusal(tx, Factor.PUSH, TooManyPn.spec.code, TooManyPn.spec.code),
         )
         if not unanswered.granted:
-            fatigue = TooManyPn(
+            await ctx.events.settle(tx.tenant_id)  # the refusal's event, written by the decision
+            raise TooManyPn(
                 "Too many unanswered push notifications; answer one or wait.",
                 retry_after=unanswered.retry_after,
             )
-            await ctx.events.refused(tx, Factor.PUSH, fatigue)
-            raise fatigue
     decision = await ctx.ephemeral.consume_quota(
         tx.tenant_id,
         tx.user_id,
         Channel.PN,
         tenant.quotas[QuotaName.PN_PER_USER],
         tenant.quotas[QuotaName.PN_PER_TENANT],
+        event=ctx.events.refusal(
+            tx, Factor.PUSH, TooManyPn.spec.code, TooManyPnPerTenant.spec.code
+        ),
     )
     if not decision.granted:
         if bound is not None:
             await ctx.ephemeral.refund_quota(tx.tenant_id, tx.user_id, Channel.PN_UNANSWERED)
+        await ctx.events.settle(tx.tenant_id)
         cls = TooManyPn if decision.refused == "user" else TooManyPnPerTenant
-        refusal = cls(retry_after=decision.retry_after)
-        await ctx.events.refused(tx, Factor.PUSH, refusal)
-        raise refusal
+        raise cls(retry_after=decision.retry_after)
 
 
 async def _refund(ctx: Context, tenant: Tenant, tx: Transaction) -> None:

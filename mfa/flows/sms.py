@@ -73,12 +73,14 @@ async def _deliver_code(
         Channel.SMS,
         tenant.quotas[QuotaName.SMS_PER_USER],
         tenant.quotas[QuotaName.SMS_PER_TENANT],
+        event=ctx.events.refusal(
+            tx, Factor.SMS, TooManySms.spec.code, TooManySmsPerTenant.spec.code
+        ),
     )
     if not decision.granted:
+        await ctx.events.settle(tx.tenant_id)  # the refusal's event, written by the decision
         cls = TooManySms if decision.refused == "user" else TooManySmsPerTenant
-        refusal = cls(retry_after=decision.retry_after)
-        await ctx.events.refused(tx, Factor.SMS, refusal)
-        raise refusal
+        raise cls(retry_after=decision.retry_after)
     length = tenant.sms_otp_length
     code = "".join(secrets.choice("0123456789") for _ in range(length))
     changes: dict[str, Any] = {

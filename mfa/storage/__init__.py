@@ -1,9 +1,9 @@
 """Storage: the durable and ephemeral store Protocols and their implementations.
 
 The implementations are imported on first use (PEP 562), so importing
-:mod:`mfa.storage.base` or this package loads neither SQLAlchemy nor redis, and a
-deployment without the ``redis`` or ``postgres`` extra still runs on the embedded
-defaults (SQLite and the in-process store).
+:mod:`mfa.storage.base`, :mod:`mfa.storage.protocols` or this package loads neither
+SQLAlchemy nor redis, and a deployment without the ``redis`` or ``postgres`` extra
+still runs on the embedded defaults (SQLite and the in-process store).
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ from mfa.storage.base import (
     AttemptOutcome,
     BackendUnavailable,
     Conflict,
-    DurableStore,
     Enrollment,
-    EphemeralStore,
     QuotaDecision,
     SchemaOutdated,
     Tenant,
     Transaction,
 )
+from mfa.storage.protocols import DurableStore, EphemeralStore
 
 if TYPE_CHECKING:
     from mfa.storage.memory import MemoryEphemeralStore

@@ -2,8 +2,8 @@
 
 Every method does its work without awaiting anything in between, so on one event
 loop each call is atomic, just like one Lua script in Redis. Expiry follows the
-injected clock: entries are dropped lazily when read, and swept now and then so
-that keys nobody reads again do not pile up.
+injected clock (:mod:`mfa.storage.memory_expiry`); the tenants' event entries are
+kept by :mod:`mfa.storage.memory_events`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from mfa.names import Channel, Quota
@@ -24,26 +23,18 @@ from mfa.storage.base import (
     AttemptLimits,
     AttemptOutcome,
     QuotaDecision,
+    QuotaEvent,
     Transaction,
     TxState,
 )
+from mfa.storage.memory_events import EventLog
+from mfa.storage.memory_expiry import ExpiringData, Key
 
 __all__ = ["MemoryEphemeralStore"]
 
-# Keys: (tenant_id, kind, *rest); tickets are global and use tenant None.
-_Key = tuple[str | None, ...]
 
-_SWEEP_EVERY_SECONDS = 60.0
-
-
-@dataclass(slots=True)
-class _Entry:
-    value: Any
-    expires_at: float | None  # epoch seconds; None: no TTL
-
-
-class MemoryEphemeralStore:
-    """:class:`~mfa.storage.base.EphemeralStore` held in a dict, TTLs on ``clock``.
+class MemoryEphemeralStore(ExpiringData):
+    """:class:`~mfa.storage.protocols.EphemeralStore` held in a dict, TTLs on ``clock``.
 
     Same semantics as :class:`~mfa.storage.redis.RedisEphemeralStore`, which the
     shared contract tests check. State is lost with the process, and two worker
@@ -55,10 +46,8 @@ class MemoryEphemeralStore:
     in_process = True
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._data: dict[_Key, _Entry] = {}
-        self._next_sweep = 0.0
-        self._events = _EventLog()
+        super().__init__(clock)
+        self._events = EventLog()
 
     async def open(self) -> None:
         return None
@@ -68,41 +57,6 @@ class MemoryEphemeralStore:
 
     async def ping(self) -> None:
         return None
-
-    # ------------------------------------------------------------------ primitives
-
-    def _get(self, key: _Key) -> Any:
-        entry = self._data.get(key)
-        if entry is None:
-            return None
-        if entry.expires_at is not None and entry.expires_at <= self._clock():
-            del self._data[key]
-            return None
-        return entry.value
-
-    def _set(self, key: _Key, value: Any, expires_at: float | None) -> None:
-        self._sweep()
-        if expires_at is not None and expires_at <= self._clock():
-            self._data.pop(key, None)  # like PEXPIREAT in the past: gone at once
-            return
-        self._data[key] = _Entry(value, expires_at)
-
-    def _ttl(self, key: _Key) -> float | None:
-        entry = self._data.get(key)
-        if entry is None or entry.expires_at is None:
-            return None
-        return entry.expires_at - self._clock()
-
-    def _sweep(self) -> None:
-        now = self._clock()
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + _SWEEP_EVERY_SECONDS
-        expired = [
-            k for k, e in self._data.items() if e.expires_at is not None and e.expires_at <= now
-        ]
-        for key in expired:
-            del self._data[key]
 
     # ------------------------------------------------------------------ transactions
 
@@ -211,14 +165,24 @@ class MemoryEphemeralStore:
     # ------------------------------------------------------------------ quotas
 
     async def consume_quota(
-        self, tenant_id: str, user_id: str, channel: Channel, per_user: Quota, per_tenant: Quota
+        self,
+        tenant_id: str,
+        user_id: str,
+        channel: Channel,
+        per_user: Quota,
+        per_tenant: Quota,
+        *,
+        event: QuotaEvent | None = None,
     ) -> QuotaDecision:
         user_key = (tenant_id, "quota", channel, "user", user_id)
         tenant_key = (tenant_id, "quota", channel, "tenant")
-        # The user first: when both are exhausted, the user quota is named.
+        # The user first: when both are exhausted, the user quota is named. A
+        # refusal's event is written in the same step (like consume_quota.lua).
         if (self._get(user_key) or 0) >= per_user.limit:
+            self._events.refused(tenant_id, event, "user")
             return QuotaDecision(False, "user", self._retry_after(user_key, per_user))
         if (self._get(tenant_key) or 0) >= per_tenant.limit:
+            self._events.refused(tenant_id, event, "tenant")
             return QuotaDecision(False, "tenant", self._retry_after(tenant_key, per_tenant))
         now = self._clock()
         for key, quota in ((user_key, per_user), (tenant_key, per_tenant)):
@@ -229,7 +193,7 @@ class MemoryEphemeralStore:
                 self._data[key].value = count + 1
         return QuotaDecision(True)
 
-    def _retry_after(self, key: _Key, quota: Quota) -> int:
+    def _retry_after(self, key: Key, quota: Quota) -> int:
         ttl = self._ttl(key)
         return quota.window_seconds if ttl is None else max(1, math.ceil(ttl))
 
@@ -273,65 +237,6 @@ class MemoryEphemeralStore:
     async def lockout_remaining(self, tenant_id: str, user_id: str) -> float | None:
         key = (tenant_id, "lock", user_id)
         return None if self._get(key) is None else self._ttl(key)
-
-
-class _EventLog:
-    """Per-tenant lists of event entries, like the Redis store's streams (one
-    process: no consumer group needed; an entry stays until acknowledged)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, dict[str, dict[str, str]]] = {}
-        self._next = 0
-
-    def append(self, tenant_id: str, fields: dict[str, str]) -> None:
-        self._next += 1
-        self._entries.setdefault(tenant_id, {})[str(self._next)] = dict(fields)
-
-    def decided(self, tenant_id: str, event: AttemptEvent | None, outcome: AttemptOutcome) -> None:
-        if event is None:
-            return
-        accepted = outcome is AttemptOutcome.ACCEPTED
-        self.append(
-            tenant_id,
-            {
-                "id": event.event_id,
-                "type": event.success_type if accepted else event.failure_type,
-                "time": repr(event.time),
-                "outcome": outcome.value,
-                "error_code": "" if accepted else event.failure_code,
-                "data": "",
-                **event.fields,
-            },
-        )
-
-    def locked(self, tenant_id: str, event: AttemptEvent | None, lockout_seconds: int) -> None:
-        if event is None:
-            return
-        until = event.time + lockout_seconds
-        self.append(
-            tenant_id,
-            {
-                "id": event.event_id + ".lock",
-                "type": "user.locked",
-                "time": repr(event.time),
-                "outcome": AttemptOutcome.LOCKED.value,
-                "error_code": event.failure_code,
-                "data": json.dumps({"locked_until": round(until, 3)}),
-                **event.fields,
-            },
-        )
-
-    def read(self, tenant_id: str, count: int) -> list[tuple[str, dict[str, str]]]:
-        entries = self._entries.get(tenant_id, {})
-        return [(k, dict(v)) for k, v in list(entries.items())[:count]]
-
-    def ack(self, tenant_id: str, entry_ids: list[str]) -> None:
-        entries = self._entries.get(tenant_id, {})
-        for entry_id in entry_ids:
-            entries.pop(entry_id, None)
-
-    def drop(self, tenant_id: str) -> None:
-        self._entries.pop(tenant_id, None)
 
 
 def _apply(tx: Transaction, changes: dict[str, Any]) -> None:

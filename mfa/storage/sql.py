@@ -1,8 +1,11 @@
 """The durable store on SQLAlchemy Core (async): SQLite embedded, PostgreSQL in production.
 
-This module holds the records (tenants, API keys, enrollments) and their row
-conversions; the connections, deadlines and error mapping are in
-:mod:`mfa.storage.sql_engine`, the recovery handover in :mod:`mfa.storage.sql_recovery`.
+This module holds the store's class, which puts the parts together, and the
+tenants and API keys with their row conversions; enrollments are in
+:mod:`mfa.storage.sql_enrollments`, the connections, deadlines and error mapping in
+:mod:`mfa.storage.sql_engine`, the recovery handover in :mod:`mfa.storage.sql_recovery`,
+audit events in :mod:`mfa.storage.sql_events` and webhooks in
+:mod:`mfa.storage.sql_webhooks`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from mfa.names import DEFAULT_FACTORS, DEFAULT_FEATURES, DEFAULT_QUOTAS, Quota
 from mfa.storage.base import (
     ApiKey,
     Conflict,
-    Enrollment,
     HostedPages,
     Tenant,
 )
@@ -36,8 +38,10 @@ from mfa.storage.sql_engine import (
     map_db_errors,
     upgrade,
 )
+from mfa.storage.sql_enrollments import SqlEnrollments
 from mfa.storage.sql_events import SqlEvents
 from mfa.storage.sql_recovery import SqlRecovery
+from mfa.storage.sql_webhooks import SqlWebhooks
 
 __all__ = [
     "SqlDurableStore",
@@ -101,43 +105,22 @@ def _api_key(row: sa.Row[Any]) -> ApiKey:
     )
 
 
-_ENROLLMENT_FIELDS = frozenset(f.name for f in dataclasses.fields(Enrollment))
-_ENROLLMENT_MUTABLE = _ENROLLMENT_FIELDS - {"enrollment_id", "tenant_id", "created_at"}
-_BYTES_FIELDS = ("totp_secret", "phone_number", "push_token", "device_token_hash")
-
-
-def _enrollment(row: sa.Row[Any]) -> Enrollment:
-    # Only the record's own fields: the row also holds the recovery handover columns.
-    values = {k: v for k, v in row._mapping.items() if k in _ENROLLMENT_FIELDS}
-    values["methods"] = tuple(values["methods"])
-    for name in _BYTES_FIELDS:  # asyncpg may hand back memoryview-like buffers
-        if values[name] is not None:
-            values[name] = bytes(values[name])
-    return Enrollment(**values)
-
-
-def _enrollment_values(changes: Mapping[str, Any]) -> dict[str, Any]:
-    values = dict(changes)
-    if "methods" in values:
-        values["methods"] = list(values["methods"])
-    return values
-
-
 def _tenant_is(table: sa.Table, tenant_id: str | None) -> sa.ColumnElement[bool]:
     column = table.c.tenant_id
     return column.is_(None) if tenant_id is None else column == tenant_id
 
 
-class SqlDurableStore(SqlRecovery, SqlEvents):
-    """:class:`~mfa.storage.base.DurableStore` on SQLAlchemy Core, SQLite or PostgreSQL.
+class SqlDurableStore(SqlEnrollments, SqlRecovery, SqlEvents, SqlWebhooks):
+    """:class:`~mfa.storage.protocols.DurableStore` on SQLAlchemy Core, SQLite or PostgreSQL.
 
     ``url`` is a SQLAlchemy async URL (``sqlite+aiosqlite:///mfa.db``,
     ``postgresql+asyncpg://user@host/db``). :meth:`open` refuses a database whose
     schema is behind the code (:class:`SchemaOutdated`) unless ``migrate`` is set,
     in which case it upgrades it. Every call is bounded by ``timeout`` seconds.
-    Connections: :mod:`mfa.storage.sql_engine`; the recovery handover and TOTP
-    steps: :mod:`mfa.storage.sql_recovery`; events and webhooks:
-    :mod:`mfa.storage.sql_events`.
+    Connections: :mod:`mfa.storage.sql_engine`; enrollments:
+    :mod:`mfa.storage.sql_enrollments`; the recovery handover and TOTP steps:
+    :mod:`mfa.storage.sql_recovery`; events: :mod:`mfa.storage.sql_events`;
+    webhooks: :mod:`mfa.storage.sql_webhooks`.
     """
 
     # ------------------------------------------------------------------ tenants
@@ -272,80 +255,5 @@ class SqlDurableStore(SqlRecovery, SqlEvents):
             api_keys.c.key_id == key_id, _tenant_is(api_keys, tenant_id)
         )
         async with self._write("delete_api_key") as conn:
-            result = await conn.execute(query)
-        return result.rowcount > 0
-
-    # ------------------------------------------------------------------ enrollments
-
-    @_bounded
-    async def create_enrollment(self, enrollment: Enrollment) -> None:
-        now = _now()
-        values = _enrollment_values(dataclasses.asdict(enrollment))
-        values["created_at"] = enrollment.created_at or now
-        values["updated_at"] = enrollment.updated_at or values["created_at"]
-        async with self._write("create_enrollment") as conn:
-            try:
-                await conn.execute(enrollments.insert().values(**values))
-            except sa_exc.IntegrityError as exc:
-                raise Conflict(
-                    f"user {enrollment.user_id!r} of tenant {enrollment.tenant_id!r} is "
-                    "already enrolled (or the tenant does not exist)"
-                ) from exc
-
-    def _enrollment_query(self, tenant_id: str) -> sa.Select[Any]:
-        return sa.select(enrollments).where(enrollments.c.tenant_id == tenant_id)
-
-    @_bounded
-    async def get_enrollment(self, tenant_id: str, enrollment_id: str) -> Enrollment | None:
-        query = self._enrollment_query(tenant_id).where(
-            enrollments.c.enrollment_id == enrollment_id
-        )
-        async with self._read("get_enrollment") as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else _enrollment(row)
-
-    @_bounded
-    async def get_user_enrollment(self, tenant_id: str, user_id: str) -> Enrollment | None:
-        query = self._enrollment_query(tenant_id).where(enrollments.c.user_id == user_id)
-        async with self._read("get_user_enrollment") as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else _enrollment(row)
-
-    @_bounded
-    async def update_enrollment(
-        self, tenant_id: str, enrollment_id: str, changes: dict[str, Any]
-    ) -> Enrollment | None:
-        unknown = set(changes) - _ENROLLMENT_MUTABLE
-        if unknown:
-            raise ValueError(f"cannot change enrollment fields {sorted(unknown)}")
-        values = _enrollment_values(changes)
-        values.setdefault("updated_at", _now())
-        where = (
-            enrollments.c.tenant_id == tenant_id,
-            enrollments.c.enrollment_id == enrollment_id,
-        )
-        async with self._write("update_enrollment") as conn:
-            try:
-                result = await conn.execute(enrollments.update().where(*where).values(**values))
-            except sa_exc.IntegrityError as exc:
-                raise Conflict(f"user {changes.get('user_id')!r} is already enrolled") from exc
-            if result.rowcount == 0:
-                return None
-            row = (await conn.execute(sa.select(enrollments).where(*where))).one()
-        return _enrollment(row)
-
-    @_bounded
-    async def find_enrollment(self, enrollment_id: str) -> Enrollment | None:
-        query = sa.select(enrollments).where(enrollments.c.enrollment_id == enrollment_id)
-        async with self._read("find_enrollment") as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else _enrollment(row)
-
-    @_bounded
-    async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> bool:
-        query = enrollments.delete().where(
-            enrollments.c.tenant_id == tenant_id, enrollments.c.enrollment_id == enrollment_id
-        )
-        async with self._write("delete_enrollment") as conn:
             result = await conn.execute(query)
         return result.rowcount > 0

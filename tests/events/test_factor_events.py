@@ -83,3 +83,43 @@ async def test_push_events(
     text = json.dumps(events)
     assert "fresh-token" not in text and "not me" not in text
     assert phone.push_token not in text
+
+
+async def test_each_quota_refusal_is_recorded_with_its_quota(
+    api: Api, tenant: str, outbox: Outbox, push_outbox: PushOutbox, clock: FrozenClock
+) -> None:
+    """One ``quota.refused`` event per refused send, its error code naming the quota
+    that refused (the user's or the tenant's, SMS or push, or the unanswered-push
+    bound), with the transaction's user and enrollment and the request's metadata."""
+    await set_quota(api, "sms_per_tenant", 1)
+    sms = await sms_enroll(api, outbox, "sam")  # the tenant's one SMS
+    tx = (await api.start("acme", "sam"))["transaction_token"]
+    assert_error(await api.post("/api/send-sms", tx), 429, "too_many_sms_per_tenant")
+    phone = new_phone(clock)
+    push = await push_enroll(api, phone, "pia")
+    await set_quota(api, "pn_unanswered_per_user", 1)
+    await request_push(api, push_outbox, (await api.start("acme", "pia"))["transaction_token"])
+    tx = (await api.start("acme", "pia"))["transaction_token"]
+    assert_error(await api.post("/api/send-push-notification", tx), 429, "too_many_pn")
+    await set_quota(api, "pn_unanswered_per_user", 0)  # off: the push quotas speak
+    await set_quota(api, "pn_per_user", 1)
+    assert_error(await api.post("/api/send-push-notification", tx), 429, "too_many_pn")
+    await set_quota(api, "pn_per_user", 5)
+    await set_quota(api, "pn_per_tenant", 1)
+    assert_error(await api.post("/api/send-push-notification", tx), 429, "too_many_pn_per_tenant")
+
+    refused = await trail(api, tenant, type="quota.refused")
+    sms_id, push_id = sms["device_account"]["id"], push["device_account"]["id"]
+    expected = [
+        ("sam", sms_id, "sms", "too_many_sms_per_tenant"),
+        ("pia", push_id, "push", "too_many_pn"),
+        ("pia", push_id, "push", "too_many_pn"),
+        ("pia", push_id, "push", "too_many_pn_per_tenant"),
+    ]
+    got = [(e["user_id"], e["enrollment_id"], e["method"], e["error_code"]) for e in refused]
+    assert got == expected
+    for event in refused:
+        assert event["outcome"] == "refused" and event["data"] == {}
+        assert event["tenant_id"] == tenant and event["request_id"]
+        assert event["time"] == refused[0]["time"]  # the frozen clock: stamped, not absent
+    assert len({e["id"] for e in refused}) == 4

@@ -1,5 +1,6 @@
 """The event stream of the ephemeral stores (one contract, both stores): what
-``record_attempt`` appends with each decision, and reading and acknowledging."""
+``record_attempt`` and ``consume_quota`` append with their decisions, and reading
+and acknowledging."""
 
 from __future__ import annotations
 
@@ -8,13 +9,9 @@ import uuid
 
 import pytest
 
-from mfa.storage.base import (
-    AttemptEvent,
-    AttemptLimits,
-    AttemptOutcome,
-    EphemeralStore,
-    Transaction,
-)
+from mfa.names import Quota
+from mfa.storage.base import AttemptEvent, AttemptLimits, AttemptOutcome, QuotaEvent, Transaction
+from mfa.storage.protocols import EphemeralStore
 from mfa.storage.redis import RedisEphemeralStore
 from mfa.testing import FrozenClock
 from tests.conftest import REDIS_URL, _drop_prefix
@@ -119,6 +116,42 @@ async def test_attempts_without_an_event_append_nothing(
     for _ in range(5):
         await ephemeral.record_attempt("t1", tx, "alice", ok=False, limits=LIMITS)
     assert await drain(ephemeral) == []
+
+
+def quota_event(n: int) -> QuotaEvent:
+    return QuotaEvent(
+        user_code="too_many_sms",
+        tenant_code="too_many_sms_per_tenant",
+        fields={
+            "id": f"evt_q{n}",
+            "type": "quota.refused",
+            "time": repr(1_700_000_000.0 + n),
+            "user_id": "alice",
+            "enrollment_id": "",
+            "method": "sms",
+            "outcome": "refused",
+            "request_id": f"r{n}",
+            "data": "",
+        },
+    )
+
+
+async def test_a_quota_refusal_appends_its_event(ephemeral: EphemeralStore) -> None:
+    one, five = Quota(1, 60), Quota(5, 60)
+    granted = await ephemeral.consume_quota("t1", "alice", "sms", one, five, event=quota_event(1))
+    assert granted.granted
+    assert await drain(ephemeral) == []  # a grant appends none
+    by_user = await ephemeral.consume_quota("t1", "alice", "sms", one, five, event=quota_event(2))
+    by_tenant = await ephemeral.consume_quota("t1", "bob", "sms", five, one, event=quota_event(3))
+    assert (by_user.refused, by_tenant.refused) == ("user", "tenant")
+    # Exactly the given entry, with the error code of the quota that refused.
+    assert await drain(ephemeral) == [
+        {**quota_event(2).fields, "error_code": "too_many_sms"},
+        {**quota_event(3).fields, "error_code": "too_many_sms_per_tenant"},
+    ]
+    refused = await ephemeral.consume_quota("t1", "alice", "sms", one, five)
+    assert not refused.granted
+    assert await drain(ephemeral) == []  # no event given: none appended
 
 
 async def test_appended_events_are_read_until_acknowledged(ephemeral: EphemeralStore) -> None:

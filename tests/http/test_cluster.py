@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mfa.storage.base import EphemeralStore
+from mfa.names import Channel
+from mfa.storage.protocols import EphemeralStore
 from mfa.storage.redis import RedisEphemeralStore, cluster_nodes
+from mfa.storage.redis_keys import RedisKeys
 from tests.conftest import Api
 from tests.http.test_otp_flows import (
     test_concurrent_same_code_exactly_one_wins as test_cluster_totp_step_wins_once,
@@ -84,9 +86,15 @@ async def test_tenants_spread_over_the_shards(redis_cluster: Cluster) -> None:
     tenants land on every master."""
     store = RedisEphemeralStore(redis_cluster.url, prefix=f"mfatest-{uuid.uuid4().hex[:12]}")
     try:
-        owners = {redis_cluster.slot_owner(store._key(f"t{i}", "tx")) for i in range(30)}
+        keys = RedisKeys(store.prefix)
+        owners = {redis_cluster.slot_owner(keys.tenant(f"t{i}", "tx")) for i in range(30)}
         assert owners == set(redis_cluster.ports)
-        tenant_keys = [store._key("acme", *parts) for parts in (("tx", "1"), ("fail", "u"))]
+        tenant_keys = [
+            keys.tenant("acme", "tx", "1"),
+            keys.tenant("acme", "fail", "u"),
+            *keys.quotas("acme", "u", Channel.SMS),
+            keys.events("acme"),
+        ]
         assert len({redis_cluster.slot_owner(k) for k in tenant_keys}) == 1
         await asyncio.gather(*(store.ping() for _ in range(5)))
     finally:

@@ -1,9 +1,11 @@
-"""verify-otp costs exactly two Redis round trips, counted at the Redis server.
+"""verify-otp and a refused send cost exactly two Redis round trips, counted at
+the Redis server.
 
 The hot path reads the transaction (``HGETALL``) and records the attempt and the
-acceptance in one script (``EVALSHA``); nothing else may reach Redis. ``MONITOR``
-sees every command the server receives, so the count does not depend on how the
-store talks to redis-py.
+acceptance in one script (``EVALSHA``); nothing else may reach Redis. A send a
+quota refuses reads the transaction and decides in one script, which appends the
+refusal's audit event too. ``MONITOR`` sees every command the server receives, so
+the count does not depend on how the store talks to redis-py.
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ import redis.asyncio as aioredis
 
 from mfa import MFAService, Settings, create_app
 from mfa.factors import totp
-from mfa.storage.redis import RELAY_CLIENT_NAME, RedisEphemeralStore
+from mfa.storage.redis import RedisEphemeralStore
+from mfa.storage.redis_events import RELAY_CLIENT_NAME
 from mfa.testing import FrozenClock
 from tests.conftest import REDIS_URL, Api, _drop_prefix
+from tests.events.conftest import trail
+from tests.http.test_boundary import assert_error
+from tests.http.test_sms_flows import set_quota, sms_enroll
+from transports.outbox import Outbox
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -122,3 +129,29 @@ async def test_verify_otp_is_two_redis_round_trips(
     assert r.status_code == 204, r.text
     assert monitor.round_trips(prefix) == ["HGETALL", "EVALSHA"]
     assert (await api.state(login))["state"] == "accepted"
+
+
+async def test_a_refused_send_writes_its_event_in_the_deciding_script(
+    redis_api: tuple[Api, str],
+) -> None:
+    api, prefix = redis_api
+    await api.tenant()
+    await set_quota(api, "sms_per_user", 1, 600)
+    outbox = api.service.sms
+    assert isinstance(outbox, Outbox)
+    await sms_enroll(api, outbox, "hal")  # the one send allowed; the scripts are loaded
+    login = (await api.start("acme", "hal"))["transaction_token"]
+
+    async with Monitor() as monitor:
+        r = await api.post("/api/send-sms", login)
+    assert_error(r, 429, "too_many_sms")
+    assert monitor.round_trips(prefix) == ["HGETALL", "EVALSHA"]  # no XADD of its own
+    by_script = [
+        c["command"]
+        for c in monitor.commands
+        if c["client_type"] == "lua" and f"{prefix}:{{acme}}:events" in c["command"]
+    ]
+    assert len(by_script) == 1 and by_script[0].startswith("XADD ")
+    assert " quota.refused " in by_script[0] and " error_code too_many_sms " in by_script[0]
+    (refused,) = await trail(api, "acme", type="quota.refused")
+    assert (refused["user_id"], refused["method"]) == ("hal", "sms")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from mfa import MFAService, Settings, create_app
-from mfa.storage.base import EphemeralStore
+from mfa.storage.protocols import EphemeralStore
 from tests.conftest import Api
 from tests.http.test_boundary import assert_error
 from tests.stubs.twilio_stub import LANDLINE, SCRIPTED, SERVER_ERROR, TwilioStub

@@ -68,7 +68,13 @@ def _loaded_after(statement: str) -> tuple[set[str], float]:
 
 @pytest.mark.parametrize(
     "statement",
-    ["import mfa.client", "import mfa.errors", "import mfa", "import mfa.storage.base"],
+    [
+        "import mfa.client",
+        "import mfa.errors",
+        "import mfa",
+        "import mfa.storage.base",
+        "import mfa.storage.protocols",
+    ],
 )
 def test_light_imports_load_no_server_module(statement: str) -> None:
     top_level, seconds = _loaded_after(statement)
