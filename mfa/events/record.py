@@ -35,6 +35,7 @@ class EventType(StrEnum):
     AUTH_FAILED = "auth.failed"
     AUTH_REJECTED = "auth.rejected"  # the user denied a push
     USER_LOCKED = "user.locked"  # lockout begun; ``locked_until`` says when it ends
+    USER_UNLOCKED = "user.unlocked"  # that lockout ran out (time: when it did)
     QUOTA_REFUSED = "quota.refused"
     DEVICE_DISABLED = "device.disabled"  # the push provider said the token is dead
     RECOVERY_CODE_USED = "recovery_code.used"
@@ -54,6 +55,7 @@ WEBHOOK_TYPES: frozenset[str] = frozenset(
         EventType.AUTH_FAILED,
         EventType.AUTH_REJECTED,
         EventType.USER_LOCKED,
+        EventType.USER_UNLOCKED,
         EventType.DEVICE_DISABLED,
         EventType.RECOVERY_CODE_USED,
         EventType.QUOTA_REFUSED,

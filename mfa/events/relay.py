@@ -8,6 +8,9 @@ acknowledges it. An entry whose reader died before acknowledging is claimed by
 another relay after a while (``XAUTOCLAIM``): at least once into the table, and
 exactly once in it.
 
+Each round also records the lockouts that have run out (``user.unlocked``): a
+lockout ends by time, and no request is there to see it.
+
 Which streams exist: one per tenant (``P:{T}:events``, in the tenant's slot on
 Redis Cluster), and the tenants are the durable store's, read again every
 :data:`TENANTS_REFRESH_SECONDS`. So no key scan is needed, on one server or on
@@ -76,6 +79,9 @@ class EventRelay(Periodic):
                 # One tenant's shard (or the database) is down: the others go on,
                 # and this tenant's entries wait in its stream.
                 log.warning("could not move the events of tenant %r yet", tenant_id)
+        # After the move: a lockout that began and ended within this round has its
+        # end scheduled by now.
+        await self._sink.end_lockouts()
         await self._prune()
         return moved
 

@@ -146,3 +146,8 @@ class EventSink:
         await self._durable.insert_events(batch, self._render, self._clock())
         await self._ephemeral.ack_events(tenant_id, [entry_id for entry_id, _ in entries])
         return len(entries)
+
+    async def end_lockouts(self) -> int:
+        """Record the end of the lockouts that have run out (``user.unlocked``). A
+        lockout ends by time, with no request to notice, so the relay asks each round."""
+        return await self._durable.end_lockouts(self._clock(), self._render)

@@ -20,12 +20,11 @@ raise are in :mod:`mfa.storage.base`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from mfa.events.record import Event, WebhookDelivery, WebhookEndpoint, WebhookSecret
 from mfa.names import Channel, Quota
+from mfa.storage.audit_store import AuditStore
 from mfa.storage.base import (
     ApiKey,
     AttemptEvent,
@@ -43,7 +42,7 @@ from mfa.storage.base import (
 
 
 @runtime_checkable
-class DurableStore(Protocol):
+class DurableStore(AuditStore, Protocol):
     async def open(self) -> None:
         """Connect, check the schema (raise :class:`SchemaOutdated`, or upgrade when
         the store was built with ``migrate=True``)."""
@@ -160,72 +159,6 @@ class DurableStore(Protocol):
 
         Only for the phone's device-account calls, whose URL and credentials name
         the enrollment but not its tenant; the caller then proves it owns it."""
-
-    # ------------------------------------------------------------------ events
-    # (mfa.events: the audit trail and the webhook outbox; mfa.storage.sql_events)
-
-    async def insert_events(
-        self, batch: Sequence[Event], render: Callable[[Event], str], now: float
-    ) -> None:
-        """Store the events not stored yet (by id) and, in the same transaction, queue
-        one delivery (body ``render(event)``) per subscribed webhook endpoint of the
-        event's tenant. Idempotent: a batch stored twice is stored, and queued, once."""
-
-    async def list_events(
-        self,
-        tenant_id: str,
-        *,
-        user_id: str | None = None,
-        type: str | None = None,
-        since: float | None = None,
-        after_seq: int | None = None,
-        limit: int = 100,
-    ) -> list[Event]:
-        """In order of arrival (``seq``), after ``after_seq``."""
-
-    async def prune_events(self, before: float) -> int: ...
-
-    async def create_webhook(self, endpoint: WebhookEndpoint) -> None: ...
-
-    async def get_webhook(self, tenant_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
-
-    async def list_webhooks(self, tenant_id: str) -> list[WebhookEndpoint]: ...
-
-    async def delete_webhook(self, tenant_id: str, endpoint_id: str) -> bool: ...
-
-    async def set_webhook_secrets(
-        self, tenant_id: str, endpoint_id: str, secrets: Sequence[WebhookSecret]
-    ) -> bool: ...
-
-    async def add_delivery(self, delivery: WebhookDelivery) -> None: ...
-
-    async def claim_deliveries(
-        self, now: float, lease_seconds: float, limit: int
-    ) -> list[tuple[WebhookDelivery, WebhookEndpoint]]: ...
-
-    async def record_delivery_attempt(
-        self,
-        delivery_id: str,
-        *,
-        status: str,
-        attempts: int,
-        next_attempt_at: float,
-        last_error: str | None,
-        last_status_code: int | None,
-        delivered_at: float | None,
-    ) -> None: ...
-
-    async def list_deliveries(
-        self, tenant_id: str, endpoint_id: str, *, status: str | None = None, limit: int = 100
-    ) -> list[WebhookDelivery]: ...
-
-    async def get_delivery(
-        self, tenant_id: str, endpoint_id: str, delivery_id: str
-    ) -> WebhookDelivery | None: ...
-
-    async def redeliver(
-        self, tenant_id: str, endpoint_id: str, delivery_id: str, now: float
-    ) -> bool: ...
 
 
 @runtime_checkable

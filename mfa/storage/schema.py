@@ -157,6 +157,20 @@ events = sa.Table(
     sa.Index("ix_events_time", "time"),
 )
 
+# One row per lockout still running (from its user.locked event): the mover turns
+# each into a user.unlocked event once ends_at has passed (migration 0007).
+lockout_ends = sa.Table(
+    "lockout_ends",
+    metadata,
+    sa.Column("lock_event_id", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("enrollment_id", sa.String(64), nullable=True),
+    sa.Column("method", sa.String(32), nullable=True),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Index("ix_lockout_ends_ends_at", "ends_at"),
+)
+
 webhook_endpoints = sa.Table(
     "webhook_endpoints",
     metadata,

@@ -24,11 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mfa.events.record import (
     WEBHOOK_TYPES,
     Event,
+    EventType,
     WebhookEndpoint,
     WebhookSecret,
 )
 from mfa.sealing import unb64
-from mfa.storage.schema import events, webhook_deliveries, webhook_endpoints
+from mfa.storage.schema import events, lockout_ends, webhook_deliveries, webhook_endpoints
 from mfa.storage.sql_engine import SqlConnections, _bounded
 
 Render = Callable[[Event], str]
@@ -119,6 +120,52 @@ def _insert_ignoring(conn: AsyncConnection, table: sa.Table, key: str) -> sa.Ins
     return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
+async def _queue_deliveries(
+    conn: AsyncConnection, batch: Sequence[Event], render: Render, now: float
+) -> None:
+    """One delivery per event per subscribed endpoint of its tenant."""
+    owed = [e for e in batch if e.type in WEBHOOK_TYPES]
+    tenants = {e.tenant_id for e in owed}
+    if not tenants:
+        return
+    query = sa.select(webhook_endpoints).where(webhook_endpoints.c.tenant_id.in_(tenants))
+    endpoints = [_endpoint(r) for r in await conn.execute(query)]
+    rows = [
+        _new_delivery(ep.endpoint_id, e.tenant_id, e, render(e), now)
+        for e in owed
+        for ep in endpoints
+        if ep.tenant_id == e.tenant_id and e.type in ep.events
+    ]
+    if rows:
+        await conn.execute(_insert_ignoring(conn, webhook_deliveries, "delivery_id"), rows)
+
+
+def _lockout_end(locked: Event) -> dict[str, Any]:
+    return {
+        "lock_event_id": locked.event_id,
+        "tenant_id": locked.tenant_id,
+        "user_id": locked.user_id or "",
+        "enrollment_id": locked.enrollment_id,
+        "method": locked.method,
+        "ends_at": _dt(float(locked.data["locked_until"])),
+    }
+
+
+def _unlocked(row: sa.Row[Any]) -> Event:
+    """The ``user.unlocked`` event of a lockout that ran out (no request made it)."""
+    return Event(
+        event_id=row.lock_event_id.removesuffix(".lock") + ".unlock",
+        tenant_id=row.tenant_id,
+        type=EventType.USER_UNLOCKED.value,
+        time=row.ends_at.timestamp(),
+        user_id=row.user_id or None,
+        enrollment_id=row.enrollment_id,
+        method=row.method,
+        outcome="unlocked",
+        data={"lock_event_id": row.lock_event_id},
+    )
+
+
 class SqlEvents(SqlConnections):
     # ------------------------------------------------------------------ audit trail
 
@@ -127,29 +174,50 @@ class SqlEvents(SqlConnections):
         if not batch:
             return
         async with self._write("insert_events") as conn:
-            # ON CONFLICT DO NOTHING on the event id, and on the delivery id (derived
-            # from event and endpoint): a batch moved twice (its mover died before
-            # acknowledging), or by two movers at once, adds nothing the second time,
-            # with no read before the write. PostgreSQL's unique index makes the
-            # second of two concurrent inserts wait for the first, then skip.
-            # (Reading which ids exist first cost more than the insert itself.)
-            insert = _insert_ignoring(conn, events, "event_id")
-            await conn.execute(insert, [_event_values(e) for e in batch])
-            owed = [e for e in batch if e.type in WEBHOOK_TYPES]
-            tenants = {e.tenant_id for e in owed}
-            if not tenants:
-                return
-            query = sa.select(webhook_endpoints).where(webhook_endpoints.c.tenant_id.in_(tenants))
-            endpoints = [_endpoint(r) for r in await conn.execute(query)]
-            rows = [
-                _new_delivery(ep.endpoint_id, e.tenant_id, e, render(e), now)
-                for e in owed
-                for ep in endpoints
-                if ep.tenant_id == e.tenant_id and e.type in ep.events
+            # ON CONFLICT DO NOTHING on the event id, the delivery id (derived from
+            # event and endpoint) and the lockout's event id: a batch moved twice
+            # (its mover died before acknowledging), or by two movers at once, adds
+            # nothing the second time, with no read before the write. PostgreSQL's
+            # unique index makes the second of two concurrent inserts wait for the
+            # first, then skip. (Reading which ids exist first cost more than the
+            # insert itself.)
+            await conn.execute(
+                _insert_ignoring(conn, events, "event_id"), [_event_values(e) for e in batch]
+            )
+            ends = [
+                _lockout_end(e)
+                for e in batch
+                if e.type == EventType.USER_LOCKED and "locked_until" in e.data
             ]
-            if rows:
-                insert = _insert_ignoring(conn, webhook_deliveries, "delivery_id")
-                await conn.execute(insert, rows)
+            if ends:
+                # In the same transaction as the event: a lockout on record always
+                # has its end scheduled (end_lockouts).
+                await conn.execute(_insert_ignoring(conn, lockout_ends, "lock_event_id"), ends)
+            await _queue_deliveries(conn, batch, render, now)
+
+    @_bounded
+    async def end_lockouts(self, now: float, render: Render, limit: int = 500) -> int:
+        """Record the end of every lockout that has run out by ``now``: one
+        ``user.unlocked`` event each, timed when it ran out, with its deliveries.
+
+        A lockout ends by time (its Redis key expires) and no request sees that
+        happen, so the end is scheduled when the ``user.locked`` event is stored and
+        recorded here, by every worker's event mover. Idempotent: the event's id is
+        derived from the lockout's, so two movers at once record it once."""
+        due = sa.select(lockout_ends).where(lockout_ends.c.ends_at <= _dt(now))
+        async with self._read("end_lockouts") as conn:
+            rows = list(await conn.execute(due.order_by(lockout_ends.c.ends_at).limit(limit)))
+        if not rows:
+            return 0
+        ended = [_unlocked(r) for r in rows]
+        async with self._write("end_lockouts") as conn:
+            await conn.execute(
+                _insert_ignoring(conn, events, "event_id"), [_event_values(e) for e in ended]
+            )
+            await _queue_deliveries(conn, ended, render, now)
+            ids = [r.lock_event_id for r in rows]
+            await conn.execute(lockout_ends.delete().where(lockout_ends.c.lock_event_id.in_(ids)))
+        return len(ended)
 
     @_bounded
     async def list_events(

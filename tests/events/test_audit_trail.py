@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from mfa import MFAService
+from mfa.events.record import iso
 from mfa.factors import totp
 from mfa.testing import FrozenClock
 from tests.conftest import Api
@@ -119,6 +120,32 @@ async def test_lockout_begins_with_its_end_time(
     await verify(api, tx, "000000", "while-locked")
     last = (await trail(api, tenant, type="auth.failed"))[-1]
     assert last["outcome"] == "locked" and last["request_id"] == "while-locked"
+
+
+
+async def test_a_lockout_that_runs_out_is_recorded_as_ended_once(
+    api: Api, tenant: str, clock: FrozenClock, service: MFAService
+) -> None:
+    await enroll(api, clock, "alice")
+    s = service.settings
+    for n in range(s.user_failed_attempts_limit):
+        if n % (s.otp_attempts_per_transaction - 1) == 0:
+            tx = (await api.start("acme", "alice"))["transaction_token"]
+        await verify(api, tx, "000000", f"w{n}")
+    (locked,) = await trail(api, tenant, type="user.locked")
+    until = locked["data"]["locked_until"]
+    # Still running: no end yet, however often the relay looks.
+    clock.advance(s.user_lockout_seconds - 1)
+    assert await trail(api, tenant, type="user.unlocked") == []
+    clock.advance(2)
+    (ended,) = await trail(api, tenant, type="user.unlocked")
+    assert ended["user_id"] == "alice" and ended["outcome"] == "unlocked"
+    assert ended["enrollment_id"] == locked["enrollment_id"] and ended["method"] == "otp"
+    assert ended["data"] == {"lock_event_id": locked["id"]}
+    assert ended["time"] == iso(until)
+    # Recorded once: later rounds (any worker's) add nothing.
+    await trail(api, tenant)
+    assert len(await trail(api, tenant, type="user.unlocked")) == 1
 
 
 async def test_filters_and_cursor_pagination(api: Api, tenant: str, clock: FrozenClock) -> None:

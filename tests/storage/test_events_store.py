@@ -76,3 +76,32 @@ async def test_a_due_delivery_is_leased_to_one_claimer(durable: SqlDurableStore)
     assert await durable.claim_deliveries(T0 + 10, 30, 10) == []  # leased
     (again,) = await durable.claim_deliveries(T0 + 32, 30, 10)  # the claimer died
     assert again[1].url == "https://h.test/"
+
+
+async def test_a_lockout_end_is_recorded_once_when_due(durable: SqlDurableStore) -> None:
+    await durable.create_tenant(Tenant("acme", "Acme"))
+    hook = WebhookEndpoint(
+        "ep_1", "acme", "https://h.test/", ("user.unlocked",), (WebhookSecret(b"s"),), T0
+    )
+    await durable.create_webhook(hook)
+    locked = Event(
+        "evt_9.lock",
+        "acme",
+        "user.locked",
+        T0,
+        user_id="alice",
+        method="otp",
+        data={"locked_until": T0 + 900},
+    )
+    await durable.insert_events([locked], render, T0)
+    await durable.insert_events([locked], render, T0)  # moved twice: one end scheduled
+    assert await durable.end_lockouts(T0 + 899, render) == 0
+    # Two workers' movers at once: one event, one delivery.
+    ended = await asyncio.gather(*(durable.end_lockouts(T0 + 901, render) for _ in range(3)))
+    assert sum(ended) >= 1
+    (unlocked,) = await durable.list_events("acme", type="user.unlocked")
+    assert unlocked.event_id == "evt_9.unlock" and unlocked.time == T0 + 900
+    assert unlocked.user_id == "alice" and unlocked.data == {"lock_event_id": "evt_9.lock"}
+    (delivery,) = await durable.list_deliveries("acme", "ep_1")
+    assert delivery.event_id == "evt_9.unlock"
+    assert await durable.end_lockouts(T0 + 5000, render) == 0  # nothing left to end
