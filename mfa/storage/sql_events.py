@@ -13,6 +13,7 @@ deliveries' life after they are queued, are in :mod:`mfa.storage.sql_webhooks`.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -66,25 +67,6 @@ def _event(row: sa.Row[Any]) -> Event:
     )
 
 
-def _event_values(event: Event) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "tenant_id": event.tenant_id,
-        "type": event.type,
-        "time": _dt(event.time),
-        "user_id": event.user_id,
-        "enrollment_id": event.enrollment_id,
-        "method": event.method,
-        "outcome": event.outcome,
-        "error_code": event.error_code,
-        "request_id": event.request_id,
-        "client_ip": event.client_ip,
-        "user_agent": event.user_agent,
-        "actor": event.actor,
-        "data": event.data or None,
-    }
-
-
 def _endpoint(row: sa.Row[Any]) -> WebhookEndpoint:
     return WebhookEndpoint(
         endpoint_id=row.endpoint_id,
@@ -118,6 +100,71 @@ def _insert_ignoring(conn: AsyncConnection, table: sa.Table, key: str) -> sa.Ins
     if conn.dialect.name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
     return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+
+
+# The columns the mover writes, in the order of the driver-level rows below.
+_EVENT_COLUMNS = (
+    "event_id",
+    "tenant_id",
+    "type",
+    "time",
+    "user_id",
+    "enrollment_id",
+    "method",
+    "outcome",
+    "error_code",
+    "request_id",
+    "client_ip",
+    "user_agent",
+    "actor",
+    "data",
+)
+
+
+def _same(value: datetime) -> datetime:
+    return value
+
+
+async def _insert_event_rows(conn: AsyncConnection, batch: Sequence[Event]) -> None:
+    """``INSERT … ON CONFLICT (event_id) DO NOTHING`` of ``batch``, as driver rows.
+
+    Every verify-otp makes one event, so this is the relay's cost per login: through
+    SQLAlchemy's per-row parameter processing it was about half of it (tuples
+    handed to the driver's executemany take a third less CPU on SQLite, half on
+    PostgreSQL). The values are what the column types would bind: the time through
+    the column type's own bind processor (a UTC string on SQLite, a datetime on
+    PostgreSQL), ``data`` as JSON text, or NULL when empty (read back as ``{}``)."""
+    dialect = conn.dialect
+    if dialect.paramstyle == "qmark":
+        marks = ", ".join("?" for _ in _EVENT_COLUMNS)
+    else:  # asyncpg: numeric_dollar
+        marks = ", ".join(f"${i}" for i in range(1, len(_EVENT_COLUMNS) + 1))
+    sql = (
+        f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({marks}) "
+        "ON CONFLICT (event_id) DO NOTHING"
+    )
+    processor = events.c.time.type.dialect_impl(dialect).bind_processor(dialect)
+    bind_time: Callable[[datetime], Any] = processor if processor is not None else _same
+    rows = [
+        (
+            e.event_id,
+            e.tenant_id,
+            e.type,
+            bind_time(_dt(e.time)),
+            e.user_id,
+            e.enrollment_id,
+            e.method,
+            e.outcome,
+            e.error_code,
+            e.request_id,
+            e.client_ip,
+            e.user_agent,
+            e.actor,
+            json.dumps(e.data) if e.data else None,
+        )
+        for e in batch
+    ]
+    await conn.exec_driver_sql(sql, rows)
 
 
 async def _queue_deliveries(
@@ -181,9 +228,7 @@ class SqlEvents(SqlConnections):
             # unique index makes the second of two concurrent inserts wait for the
             # first, then skip. (Reading which ids exist first cost more than the
             # insert itself.)
-            await conn.execute(
-                _insert_ignoring(conn, events, "event_id"), [_event_values(e) for e in batch]
-            )
+            await _insert_event_rows(conn, batch)
             ends = [
                 _lockout_end(e)
                 for e in batch
@@ -211,9 +256,7 @@ class SqlEvents(SqlConnections):
             return 0
         ended = [_unlocked(r) for r in rows]
         async with self._write("end_lockouts") as conn:
-            await conn.execute(
-                _insert_ignoring(conn, events, "event_id"), [_event_values(e) for e in ended]
-            )
+            await _insert_event_rows(conn, ended)
             await _queue_deliveries(conn, ended, render, now)
             ids = [r.lock_event_id for r in rows]
             await conn.execute(lockout_ends.delete().where(lockout_ends.c.lock_event_id.in_(ids)))
