@@ -135,9 +135,9 @@ async def _insert_event_rows(conn: AsyncConnection, batch: Sequence[Event]) -> N
     the column type's own bind processor (a UTC string on SQLite, a datetime on
     PostgreSQL), ``data`` as JSON text, or NULL when empty (read back as ``{}``)."""
     dialect = conn.dialect
-    if dialect.paramstyle == "qmark":
+    if dialect.name == "sqlite":  # the two dialects _insert_ignoring knows, too
         marks = ", ".join("?" for _ in _EVENT_COLUMNS)
-    else:  # asyncpg: numeric_dollar
+    else:  # PostgreSQL through asyncpg
         marks = ", ".join(f"${i}" for i in range(1, len(_EVENT_COLUMNS) + 1))
     sql = (
         f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({marks}) "
