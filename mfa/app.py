@@ -22,16 +22,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.types import ASGIApp, Scope
 
 from mfa._version import __version__ as __version__
 from mfa.http import backend, docs, guardian, phone
-from mfa.http.boundary import ErrorBoundary, as_contract_error, error_response
+from mfa.http.boundary import ErrorBoundary
 from mfa.http.endpoint import Endpoint
 from mfa.http.observe import Observe, metrics_route
 from mfa.http.openapi import build_openapi
@@ -95,16 +94,12 @@ def create_app(
         finally:
             await service.close()
 
-    async def http_exception(request: Request, exc: Exception) -> Response:
-        error, status, headers = as_contract_error(exc)
-        if status == 405:
-            # Starlette names the methods of the first route that matched the path;
-            # the contract's Allow names every method the path accepts.
-            headers["Allow"] = ", ".join(allowed_methods(flat, _route_path(request)))
-        request_id = str(request.scope.get("state", {}).get("request_id", ""))
-        return error_response(error, request_id, status=status, headers=headers)
+    def allow(scope: Scope) -> list[str]:
+        # Starlette names the methods of the first route that matched the path; the
+        # contract's Allow (on a 405) names every method the path accepts.
+        return allowed_methods(flat, _route_path(scope))
 
-    middleware = [Middleware(ErrorBoundary, on_request=service.ensure_open)]
+    middleware = [Middleware(ErrorBoundary, on_request=service.ensure_open, allow=allow)]
     if service.settings.cors_origins:
         # Outermost, so preflights are answered before routing and error answers
         # carry the CORS headers too (a browser hides a body it may not read).
@@ -126,12 +121,7 @@ def create_app(
         )
     # Outermost: settles the request id for every log line, times and counts answers.
     middleware.insert(0, Middleware(Observe, metrics=service.ctx.metrics))
-    app = Starlette(
-        routes=routes,
-        middleware=middleware,
-        exception_handlers={HTTPException: http_exception},
-        lifespan=lifespan,
-    )
+    app = _Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.router.redirect_slashes = False
     app.state.mfa = service
     return app
@@ -146,10 +136,24 @@ def allowed_methods(routes: list[BaseRoute], path: str) -> list[str]:
     return sorted(methods)
 
 
-def _route_path(request: Request) -> str:
+class _Starlette(Starlette):
+    """Starlette without its own two error layers (``ServerErrorMiddleware`` and
+    ``ExceptionMiddleware``): :class:`~mfa.http.boundary.ErrorBoundary` already turns
+    every exception, Starlette's 404 and 405 included, into a catalogue error, so
+    theirs never answered anything; each still wrapped every request and its
+    ``send``."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app: ASGIApp = self.router
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
+def _route_path(scope: Scope) -> str:
     # The path below any host mount, then below /appliance-mfa.
-    path: str = request.scope["path"]
-    root: str = request.scope.get("root_path", "")
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :]
     if path.startswith(APPLIANCE_PREFIX + "/"):

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,19 @@ class SigningKey:
     # The header segments never change for a key: encoded once, not per token.
     es256_header: str = ""
     hs256_header: str = ""
+    _hmac: hmac.HMAC = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Keyed once: a one-shot hmac.digest looks up HMAC and SHA-256 in OpenSSL on
+        # every call, and every verify-otp checks a token with it.
+        keyed = hmac.new(self.hmac_secret, digestmod=hashlib.sha256)
+        object.__setattr__(self, "_hmac", keyed)
+
+    def hs256(self, signing_input: bytes) -> bytes:
+        """The JWS HS256 signature of ``signing_input`` with this key's internal secret."""
+        mac = self._hmac.copy()
+        mac.update(signing_input)
+        return mac.digest()
 
     def sign_es256(self, signing_input: bytes) -> bytes:
         """The JWS ES256 signature of ``signing_input``: raw ``r || s``, 64 bytes

@@ -34,6 +34,9 @@ log = logging.getLogger("mfa.events.relay")
 
 TENANTS_REFRESH_SECONDS = 5.0
 PRUNE_EVERY_SECONDS = 3600.0
+# Lockouts that ran out are looked for this often (by the service clock): their
+# events carry the time the lockout ended, so this only bounds how late they come.
+LOCKOUT_ENDS_EVERY_SECONDS = 1.0
 
 
 class EventRelay(Periodic):
@@ -56,6 +59,7 @@ class EventRelay(Periodic):
         self._tenants: list[str] = []
         self._tenants_at = float("-inf")
         self._pruned_at = float("-inf")
+        self._lockouts_at = float("-inf")
 
     async def _tenant_ids(self) -> list[str]:
         now = asyncio.get_running_loop().time()
@@ -81,7 +85,10 @@ class EventRelay(Periodic):
                 log.warning("could not move the events of tenant %r yet", tenant_id)
         # After the move: a lockout that began and ended within this round has its
         # end scheduled by now.
-        await self._sink.end_lockouts()
+        now = self._clock()
+        if now - self._lockouts_at >= LOCKOUT_ENDS_EVERY_SECONDS:
+            self._lockouts_at = now
+            await self._sink.end_lockouts()
         await self._prune()
         return moved
 

@@ -8,6 +8,7 @@ accepted step per enrollment (accepting only greater ones, atomically).
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import secrets
 from urllib.parse import quote, urlencode
@@ -30,17 +31,18 @@ def matching_step(secret: str, code: str, now: float, window: int = 1) -> int | 
     ``±window`` steps, or None. Compares in constant time; checks every step so the
     timing does not tell which one matched.
 
-    The seed is decoded once and each step's code computed from the bytes (RFC 4226
-    §5.3): pyotp decodes the base32 seed again for every step it generates, which
-    was a tenth of the TOTP check on the verify-otp hot path. ``code_at`` stays on
-    pyotp, so the tests compare the two implementations.
+    The seed is decoded and keyed into HMAC-SHA1 once, and each step's code is
+    computed from a copy of that (RFC 4226 §5.3): pyotp decodes the base32 seed
+    again for every step, and a one-shot HMAC looks up its algorithm in OpenSSL on
+    every call; together a tenth of the TOTP check on the verify-otp hot path.
+    ``code_at`` stays on pyotp, so the tests compare the two implementations.
     """
-    key = _seed_bytes(secret)
+    keyed = hmac.new(_seed_bytes(secret), digestmod=hashlib.sha1)
     given = code.encode()
     step = int(now) // PERIOD
     found: int | None = None
     for offset in range(-window, window + 1):
-        candidate = _hotp(key, step + offset)
+        candidate = _hotp(keyed, step + offset)
         if hmac.compare_digest(candidate, given) and found is None:
             found = step + offset
     return found
@@ -51,9 +53,12 @@ def _seed_bytes(secret: str) -> bytes:
     return base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
 
 
-def _hotp(key: bytes, counter: int) -> bytes:
-    """The ``DIGITS``-digit HOTP value of ``counter``, as ASCII bytes."""
-    mac = hmac.digest(key, counter.to_bytes(8, "big"), "sha1")
+def _hotp(keyed: hmac.HMAC, counter: int) -> bytes:
+    """The ``DIGITS``-digit HOTP value of ``counter``, as ASCII bytes (``keyed``: the
+    seed's HMAC-SHA1, not yet fed)."""
+    mac_of = keyed.copy()
+    mac_of.update(counter.to_bytes(8, "big"))
+    mac = mac_of.digest()
     offset = mac[-1] & 0x0F
     value = (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % _MODULUS
     return b"%0*d" % (DIGITS, value)

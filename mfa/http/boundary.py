@@ -94,10 +94,14 @@ def request_id_for(scope: Scope) -> str:
 
 class ErrorBoundary:
     def __init__(
-        self, app: ASGIApp, on_request: Callable[[], Awaitable[None]] | None = None
+        self,
+        app: ASGIApp,
+        on_request: Callable[[], Awaitable[None]] | None = None,
+        allow: Callable[[Scope], list[str]] | None = None,
     ) -> None:
         self.app = app
         self.on_request = on_request
+        self.allow = allow  # a 405's Allow: the methods the request's path takes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,6 +141,8 @@ class ErrorBoundary:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:  # the boundary: nothing escapes as a trace
             error, status, headers = as_contract_error(exc)
+            if status == 405 and self.allow is not None:
+                headers["Allow"] = ", ".join(self.allow(scope))
             if isinstance(error, InternalError):
                 log.exception("unhandled error [request_id=%s]", request_id)
             elif isinstance(error, ServiceUnavailable):

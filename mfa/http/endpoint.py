@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from mfa.errors import FieldRequired, InvalidBearerFormat, InvalidBody, InvalidQueryString
 from mfa.events.record import request_meta
@@ -51,21 +52,35 @@ class Endpoint:
             raise TypeError(f"{self.method} {self.path}: an api_key route must declare its scope")
 
     def route(self, max_body_bytes: int) -> Route:
-        async def endpoint(request: Request) -> Response:
-            _check_query(request, self.query)
-            if self.auth == "api_key":
-                # Before the body is read and long before the handler runs: a call
-                # the key may not make has no effect at all.
-                request.state.principal = await _authorize(request, str(self.scope))
-            parsed = (
-                await read_body(request, self.body, max_body_bytes)
-                if self.body is not None
-                else None
-            )
-            result = await self.handler(request, parsed)
-            return _respond(result, self.status)
+        # An ASGI app, not a function: Starlette wraps a function endpoint in
+        # request_response, which adds an exception-handler lookup and a wrapper
+        # around ``send`` to every request; ErrorBoundary makes both redundant.
+        app = _EndpointApp(self, max_body_bytes)
+        return Route(self.path, app, methods=[self.method], name=self.handler.__name__)
 
-        return Route(self.path, endpoint, methods=[self.method], name=self.handler.__name__)
+    async def answer(self, request: Request, max_body_bytes: int) -> Response:
+        _check_query(request, self.query)
+        if self.auth == "api_key":
+            # Before the body is read and long before the handler runs: a call
+            # the key may not make has no effect at all.
+            request.state.principal = await _authorize(request, str(self.scope))
+        parsed = (
+            await read_body(request, self.body, max_body_bytes) if self.body is not None else None
+        )
+        result = await self.handler(request, parsed)
+        return _respond(result, self.status)
+
+
+class _EndpointApp:
+    __slots__ = ("_endpoint", "_limit")
+
+    def __init__(self, endpoint: Endpoint, max_body_bytes: int) -> None:
+        self._endpoint = endpoint
+        self._limit = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._endpoint.answer(Request(scope, receive, send), self._limit)
+        await response(scope, receive, send)
 
 
 async def _authorize(request: Request, scope: str) -> Principal:

@@ -104,7 +104,7 @@ class RedisEphemeralStore:
 
     async def _run(self, what: str, *args: str | int) -> Any:
         """One command, one round trip, under one deadline (connection wait included)."""
-        async with map_redis_errors(self.timeout, what):
+        async with map_redis_errors(self._lanes, self.timeout, what):
             return await self._lanes.execute(*args)
 
     def _eval(
@@ -269,7 +269,7 @@ class RedisEphemeralStore:
         # they are unlinked in batches of one command each; each round trip has its
         # own deadline, since a big tenant takes many. Glob characters are escaped.
         pattern = self._keys.tenant_glob(tenant_id)
-        async with map_redis_errors(self.timeout, "delete_tenant_data"):
+        async with map_redis_errors(self._lanes, self.timeout, "delete_tenant_data"):
             keys = await self._lanes.scan(pattern)
         for start in range(0, len(keys), 500):
             await self._run("delete_tenant_data", "UNLINK", *keys[start : start + 500])

@@ -77,7 +77,7 @@ class RedisEventStreams:
         await self._lanes.close()
 
     async def _run(self, *args: str | int) -> Any:
-        async with map_redis_errors(self.timeout, "read_events"):
+        async with map_redis_errors(self._lanes, self.timeout, "read_events"):
             return await self._lanes.execute(*args)
 
     async def read(self, key: str, consumer: str, count: int) -> list[tuple[str, dict[str, str]]]:

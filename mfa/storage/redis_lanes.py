@@ -24,6 +24,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.maint_notifications import MaintNotificationsConfig
 
+from mfa.storage._deadline import Watchdog, deadline
 from mfa.storage.base import BackendUnavailable
 
 __all__ = [
@@ -48,7 +49,8 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 
 class map_redis_errors:
-    """Bound the block by ``seconds``; connection failures become BackendUnavailable.
+    """Bound the block by ``seconds`` (a :class:`~mfa.storage._deadline.deadline`
+    on the lanes' watchdog); connection failures become BackendUnavailable.
 
     A class rather than ``@asynccontextmanager``: it wraps every Redis call, twice per
     verify-otp, and the generator machinery cost more than the rest of it.
@@ -56,8 +58,8 @@ class map_redis_errors:
 
     __slots__ = ("_deadline", "_what")
 
-    def __init__(self, seconds: float, what: str) -> None:
-        self._deadline = asyncio.timeout(seconds)
+    def __init__(self, lanes: Lanes | ClusterLanes, seconds: float, what: str) -> None:
+        self._deadline = deadline(seconds, lanes.watchdog)
         self._what = what
 
     async def __aenter__(self) -> None:
@@ -92,12 +94,13 @@ class Lanes:
     before use, like the pool does, so a Redis restart costs no failed call.
     """
 
-    __slots__ = ("_free", "_idle", "_make")
+    __slots__ = ("_free", "_idle", "_make", "watchdog")
 
     def __init__(self, make: Callable[[], AbstractConnection], limit: int) -> None:
         self._make = make
         self._idle: list[AbstractConnection] = []
         self._free = asyncio.Semaphore(limit)
+        self.watchdog = Watchdog()  # the deadlines of calls on these connections
 
     async def execute(self, *args: str | int) -> Any:
         async with self._free:
@@ -146,7 +149,7 @@ class ClusterLanes:
     tenants' calls fail within the deadline, and only theirs.
     """
 
-    __slots__ = ("_client", "_free", "_ready", "_seeds")
+    __slots__ = ("_client", "_free", "_ready", "_seeds", "watchdog")
 
     def __init__(
         self, url: str, *, timeout: float, limit: int, client_name: str | None = None
@@ -171,6 +174,7 @@ class ClusterLanes:
         # deadline), as on one server.
         self._free = asyncio.Semaphore(limit)
         self._ready = False
+        self.watchdog = Watchdog()
 
     async def _initialize(self) -> None:
         """Learn the slots before the first command. redis-py's client asks a random

@@ -40,7 +40,7 @@ async def run_script(
     args: Sequence[str | int],
 ) -> Any:
     """One script, one round trip, under one deadline (connection wait included)."""
-    async with map_redis_errors(seconds, what):
+    async with map_redis_errors(lanes, seconds, what):
         try:
             return await lanes.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except redis_exc.NoScriptError:

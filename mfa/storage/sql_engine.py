@@ -109,6 +109,10 @@ def make_engine(url: str, *, timeout: float, bound_statements: bool = True) -> A
             kw["pool_timeout"] = timeout
         # sqlite's busy timeout: give up on a locked database before our own deadline.
         kw["connect_args"] = {"timeout": timeout / 2}
+        # No pre-ping: a file has no server to drop an idle connection, and with
+        # aiosqlite the ping is four hops to the driver's thread and back on every
+        # checkout (a third of a write-behind batch's cost).
+        kw["pool_pre_ping"] = False
         engine = create_async_engine(sa_url, **kw)
         sa.event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
@@ -174,6 +178,35 @@ async def _read_revision(engine: AsyncEngine, seconds: float) -> str | None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- driver rows
+
+
+def driver_sql(dialect: sa.Dialect, sql: str) -> str:
+    """``sql`` written with ``?`` placeholders, in the driver's own style.
+
+    For the write-behind batches (events, TOTP steps, last use), whose rows go to
+    the driver's ``executemany`` as plain tuples: SQLAlchemy's per-row parameter
+    processing cost three to four times the statement itself on SQLite (about
+    11 µs a row against 3.4 for a primary-key UPDATE). The two dialects of
+    :func:`make_engine`: SQLite takes ``?``, asyncpg ``$1, $2, …``.
+    """
+    if dialect.name == "sqlite":
+        return sql
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def bind_datetime(column: sa.Column[Any], dialect: sa.Dialect) -> Callable[[datetime], Any]:
+    """What ``column``'s type binds for a datetime in ``dialect`` (a UTC string on
+    SQLite, the datetime itself on PostgreSQL), for driver rows."""
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return processor if processor is not None else _same
+
+
+def _same(value: datetime) -> datetime:
+    return value
 
 
 # --------------------------------------------------------------------------- connections

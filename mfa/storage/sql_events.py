@@ -31,7 +31,7 @@ from mfa.events.record import (
 )
 from mfa.sealing import unb64
 from mfa.storage.schema import events, lockout_ends, webhook_deliveries, webhook_endpoints
-from mfa.storage.sql_engine import SqlConnections, _bounded
+from mfa.storage.sql_engine import SqlConnections, _bounded, bind_datetime, driver_sql
 
 Render = Callable[[Event], str]
 
@@ -121,10 +121,6 @@ _EVENT_COLUMNS = (
 )
 
 
-def _same(value: datetime) -> datetime:
-    return value
-
-
 async def _insert_event_rows(conn: AsyncConnection, batch: Sequence[Event]) -> None:
     """``INSERT … ON CONFLICT (event_id) DO NOTHING`` of ``batch``, as driver rows.
 
@@ -134,17 +130,12 @@ async def _insert_event_rows(conn: AsyncConnection, batch: Sequence[Event]) -> N
     PostgreSQL). The values are what the column types would bind: the time through
     the column type's own bind processor (a UTC string on SQLite, a datetime on
     PostgreSQL), ``data`` as JSON text, or NULL when empty (read back as ``{}``)."""
-    dialect = conn.dialect
-    if dialect.name == "sqlite":  # the two dialects _insert_ignoring knows, too
-        marks = ", ".join("?" for _ in _EVENT_COLUMNS)
-    else:  # PostgreSQL through asyncpg
-        marks = ", ".join(f"${i}" for i in range(1, len(_EVENT_COLUMNS) + 1))
-    sql = (
-        f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({marks}) "
-        "ON CONFLICT (event_id) DO NOTHING"
+    sql = driver_sql(
+        conn.dialect,
+        f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)}) ON CONFLICT (event_id) DO NOTHING",
     )
-    processor = events.c.time.type.dialect_impl(dialect).bind_processor(dialect)
-    bind_time: Callable[[datetime], Any] = processor if processor is not None else _same
+    bind_time = bind_datetime(events.c.time, conn.dialect)
     rows = [
         (
             e.event_id,

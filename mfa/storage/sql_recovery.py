@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from mfa.storage.base import RecoveryHandover
 from mfa.storage.schema import enrollments
-from mfa.storage.sql_engine import SqlConnections, _bounded, _now
+from mfa.storage.sql_engine import SqlConnections, _bounded, _now, bind_datetime, driver_sql
 
 # The handover columns cleared together: no handover pending.
 _NO_HANDOVER: dict[str, Any] = {
@@ -22,6 +22,13 @@ _NO_HANDOVER: dict[str, Any] = {
     "recovery_handover": None,
     "recovery_handover_at": None,
 }
+
+_SET_LAST_USED = "UPDATE enrollments SET last_used_at = ? WHERE tenant_id = ? AND enrollment_id = ?"
+# The step only ever grows, whichever worker writes last.
+_SET_TOTP_STEP = (
+    "UPDATE enrollments SET totp_last_step = ? WHERE tenant_id = ? AND enrollment_id = ?"
+    " AND (totp_last_step IS NULL OR totp_last_step < ?)"
+)
 
 
 class SqlRecovery(SqlConnections):
@@ -145,15 +152,17 @@ class SqlRecovery(SqlConnections):
     ) -> None:
         if not used and not errors:
             return
-        where = (
-            enrollments.c.tenant_id == sa.bindparam("t"),
-            enrollments.c.enrollment_id == sa.bindparam("e"),
-        )
         async with self._write("record_enrollment_activity") as conn:
             if used:
-                query = enrollments.update().where(*where).values(last_used_at=sa.bindparam("v"))
-                await conn.execute(query, [{"t": t, "e": e, "v": at} for t, e, at in used])
+                # Driver rows (mfa.storage.sql_engine.driver_sql): one per verify.
+                bind = bind_datetime(enrollments.c.last_used_at, conn.dialect)
+                rows = [(bind(at), t, e) for t, e, at in used]
+                await conn.exec_driver_sql(driver_sql(conn.dialect, _SET_LAST_USED), rows)
             if errors:
+                where = (
+                    enrollments.c.tenant_id == sa.bindparam("t"),
+                    enrollments.c.enrollment_id == sa.bindparam("e"),
+                )
                 query = enrollments.update().where(*where).values(last_error=sa.bindparam("v"))
                 await conn.execute(query, [{"t": t, "e": e, "v": err} for t, e, err in errors])
 
@@ -161,18 +170,7 @@ class SqlRecovery(SqlConnections):
     async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
         if not steps:
             return
-        query = (
-            enrollments.update()
-            .where(
-                enrollments.c.tenant_id == sa.bindparam("t"),
-                enrollments.c.enrollment_id == sa.bindparam("e"),
-                sa.or_(
-                    enrollments.c.totp_last_step.is_(None),
-                    enrollments.c.totp_last_step < sa.bindparam("s"),
-                ),
-            )
-            .values(totp_last_step=sa.bindparam("s"))
-        )
-        rows = [{"t": t, "e": e, "s": step} for t, e, step in steps]
+        # Driver rows (mfa.storage.sql_engine.driver_sql): one per accepted TOTP code.
+        rows = [(step, t, e, step) for t, e, step in steps]
         async with self._write("record_totp_steps") as conn:
-            await conn.execute(query, rows)
+            await conn.exec_driver_sql(driver_sql(conn.dialect, _SET_TOTP_STEP), rows)

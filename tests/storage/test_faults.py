@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import shutil
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -197,6 +198,13 @@ async def test_postgres_that_never_answers() -> None:
 async def test_sqlite_file_that_cannot_be_opened(tmp_path: Any) -> None:
     store = SqlDurableStore(f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     await fails_fast(store.open)
+    # aiosqlite stops the failed connection's thread by a call that reports back to
+    # this loop: let it finish while the loop runs (against a closed loop it raises
+    # in the thread, and pytest fails whichever test comes next).
+    for _ in range(200):
+        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+            break
+        await asyncio.sleep(0.01)
 
 
 class TcpProxy:
