@@ -4,8 +4,10 @@ The backend's status view (:mod:`mfa.enrollment_status`) shows both. They are
 written behind the request, like the TOTP replay mark (:mod:`mfa.totp_steps`):
 the flows :meth:`~EnrollmentActivity.used` and :meth:`~EnrollmentActivity.failed`
 only note into a dict, and one task writes what was noted every
-:data:`FLUSH_SECONDS` (one UPDATE per column for the whole batch). So verify-otp
-keeps its two Redis round trips and gains no SQL one.
+:data:`FLUSH_SECONDS` (one UPDATE per column for the whole batch), together with
+the accepted TOTP steps noted meanwhile, in one transaction: a login rewrites its
+enrollment's row once. So verify-otp keeps its two Redis round trips and gains no
+SQL one.
 
 The trade-off, written down:
 
@@ -33,6 +35,7 @@ from mfa.errors import MFAError
 from mfa.periodic import Periodic
 from mfa.storage.base import BackendUnavailable, Transaction
 from mfa.storage.protocols import DurableStore
+from mfa.totp_steps import TotpStepLog
 
 log = logging.getLogger("mfa.activity")
 
@@ -49,9 +52,12 @@ class EnrollmentActivity(Periodic):
         durable: DurableStore,
         clock: Callable[[], float],
         interval: float = FLUSH_SECONDS,
+        steps: TotpStepLog | None = None,
     ) -> None:
         self._durable = durable
         self._clock = clock
+        # Accepted TOTP steps (mfa.totp_steps), written in the same transaction.
+        self._steps = steps
         super().__init__(interval, log, "record enrollment activity")
         self._used: dict[_Key, datetime] = {}
         self._errors: dict[_Key, dict[str, Any]] = {}
@@ -85,8 +91,10 @@ class EnrollmentActivity(Periodic):
     # ------------------------------------------------------------------ writing
 
     async def flush(self) -> None:
-        """Write what was noted; on a database failure keep it for the next try."""
-        if not self._used and not self._errors:
+        """Write what was noted, with the TOTP steps noted meanwhile, in one
+        transaction; on a database failure keep all of it for the next try."""
+        steps = self._steps.take() if self._steps is not None else []
+        if not self._used and not self._errors and not steps:
             return
         used, self._used = self._used, {}
         errors, self._errors = self._errors, {}
@@ -94,11 +102,14 @@ class EnrollmentActivity(Periodic):
             await self._durable.record_enrollment_activity(
                 [(t, e, at) for (t, e), at in used.items()],
                 [(t, e, err) for (t, e), err in errors.items()],
+                steps,
             )
         except BackendUnavailable:
             # Newer notes taken meanwhile win over the ones put back.
             self._used = {**used, **self._used}
             self._errors = {**errors, **self._errors}
+            if self._steps is not None:
+                self._steps.put_back(steps)
             raise
 
     async def tick(self) -> None:

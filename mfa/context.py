@@ -71,7 +71,7 @@ class Context:
             self.keys.signing.newest.hmac_secret, b"sms codes", hashlib.sha256
         ).digest()
         self.sandbox_outbox = SandboxOutbox(self.ephemeral, self.clock)
-        self.activity = EnrollmentActivity(self.durable, self.clock)
+        self.activity = EnrollmentActivity(self.durable, self.clock, steps=self.totp_steps)
         # Deliveries are counted by transport name (mfa.metrics).
         self.metrics = Metrics()
         self._sms_metered = MeteredSms(self.sms, s.sms_transport, self.metrics)

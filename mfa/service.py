@@ -146,7 +146,6 @@ class MFAService:
                 return
             await self.durable.open()
             await self.ephemeral.open()
-            self.ctx.totp_steps.start()
             self.relay.start()
             self.deliverer.start()
             self.ctx.activity.start()
@@ -167,7 +166,6 @@ class MFAService:
                 return
             self._open = False
             for closer in (
-                self.ctx.totp_steps.stop,
                 self.relay.stop,
                 self.deliverer.stop,
                 self.ctx.activity.stop,

@@ -6,29 +6,25 @@ restart could then be accepted again. So every accepted step is also written to
 the enrollment's row; start-flow copies it into the login transaction and
 verify-otp refuses a step at or below it, with no extra read on the hot path.
 
-The write is behind, not in, the request: steps are collected and written in one
-statement every :data:`FLUSH_SECONDS`, so a verify costs no SQL round trip. What
+The write is behind, not in, the request: steps are noted here and written by the
+enrollment activity's flush (:class:`mfa.activity.EnrollmentActivity`), every
+:data:`mfa.activity.FLUSH_SECONDS`, in the same transaction as the logins' last
+use, since both rewrite the same row. So a verify costs no SQL round trip. What
 this gives up: a step accepted in the last fraction of a second before a worker
-dies *and* Redis loses its data at the same moment. Anything else survives.
+dies *and* Redis loses its data at the same moment. Anything else survives: on a
+database failure the steps are kept for the next try.
 """
 
 from __future__ import annotations
 
-import logging
-
-from mfa.periodic import Periodic
-from mfa.storage.base import BackendUnavailable
 from mfa.storage.protocols import DurableStore
 
-log = logging.getLogger("mfa.totp_steps")
-
-FLUSH_SECONDS = 0.1
+Step = tuple[str, str, int]  # tenant id, enrollment id, time step
 
 
-class TotpStepLog(Periodic):
-    def __init__(self, durable: DurableStore, interval: float = FLUSH_SECONDS) -> None:
+class TotpStepLog:
+    def __init__(self, durable: DurableStore) -> None:
         self._durable = durable
-        super().__init__(interval, log, "record accepted TOTP steps")
         self._pending: dict[tuple[str, str], int] = {}
 
     def note(self, tenant_id: str, enrollment_id: str, step: int) -> None:
@@ -36,17 +32,22 @@ class TotpStepLog(Periodic):
         if self._pending.get(key, -1) < step:
             self._pending[key] = step
 
-    async def flush(self) -> None:
-        """Write what was noted; on a database failure keep it for the next try."""
-        if not self._pending:
-            return
+    def take(self) -> list[Step]:
+        """What was noted, to be written now; :meth:`put_back` if the write fails."""
         batch, self._pending = self._pending, {}
-        try:
-            await self._durable.record_totp_steps([(t, e, s) for (t, e), s in batch.items()])
-        except BackendUnavailable:
-            for (t, e), step in batch.items():
-                self.note(t, e, step)
-            raise
+        return [(t, e, s) for (t, e), s in batch.items()]
 
-    async def tick(self) -> None:
-        await self.flush()
+    def put_back(self, steps: list[Step]) -> None:
+        for tenant_id, enrollment_id, step in steps:
+            self.note(tenant_id, enrollment_id, step)  # the greater step wins
+
+    async def flush(self) -> None:
+        """Write what was noted now, on its own; on a database failure keep it."""
+        steps = self.take()
+        if not steps:
+            return
+        try:
+            await self._durable.record_totp_steps(steps)
+        except BaseException:
+            self.put_back(steps)
+            raise

@@ -20,6 +20,7 @@ raise are in :mod:`mfa.storage.base`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -142,11 +143,13 @@ class DurableStore(AuditStore, Protocol):
         self,
         used: list[tuple[str, str, datetime]],
         errors: list[tuple[str, str, dict[str, Any]]],
+        steps: Sequence[tuple[str, str, int]] = (),
     ) -> None:
         """Set ``last_used_at`` (tenant, enrollment, time) and ``last_error``
-        (tenant, enrollment, error) of existing rows, in one transaction; rows that
-        do not exist are skipped. ``updated_at`` is left alone: activity is not a
-        change of the enrollment."""
+        (tenant, enrollment, error) of existing rows, and raise TOTP ``steps`` as
+        :meth:`record_totp_steps` does, all in one transaction (a login touches its
+        row once); rows that do not exist are skipped. ``updated_at`` is left
+        alone: activity is not a change of the enrollment."""
 
     async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
         """Raise each ``(tenant_id, enrollment_id, step)``'s last accepted TOTP step

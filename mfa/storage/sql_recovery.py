@@ -7,10 +7,12 @@ decides races.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mfa.storage.base import RecoveryHandover
 from mfa.storage.schema import enrollments
@@ -149,12 +151,17 @@ class SqlRecovery(SqlConnections):
         self,
         used: list[tuple[str, str, datetime]],
         errors: list[tuple[str, str, dict[str, Any]]],
+        steps: Sequence[tuple[str, str, int]] = (),
     ) -> None:
-        if not used and not errors:
+        if not used and not errors and not steps:
             return
+        # One transaction for the three: a login's step and last use rewrite the
+        # same row, and SQLite's journal then takes each page once, not twice.
         async with self._write("record_enrollment_activity") as conn:
+            if steps:
+                await _raise_totp_steps(conn, steps)
             if used:
-                # Driver rows (mfa.storage.sql_engine.driver_sql): one per verify.
+                # Driver rows (mfa.storage.sql_engine.driver_sql): one per login.
                 bind = bind_datetime(enrollments.c.last_used_at, conn.dialect)
                 rows = [(bind(at), t, e) for t, e, at in used]
                 await conn.exec_driver_sql(driver_sql(conn.dialect, _SET_LAST_USED), rows)
@@ -170,7 +177,11 @@ class SqlRecovery(SqlConnections):
     async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
         if not steps:
             return
-        # Driver rows (mfa.storage.sql_engine.driver_sql): one per accepted TOTP code.
-        rows = [(step, t, e, step) for t, e, step in steps]
         async with self._write("record_totp_steps") as conn:
-            await conn.exec_driver_sql(driver_sql(conn.dialect, _SET_TOTP_STEP), rows)
+            await _raise_totp_steps(conn, steps)
+
+
+async def _raise_totp_steps(conn: AsyncConnection, steps: Sequence[tuple[str, str, int]]) -> None:
+    # Driver rows (mfa.storage.sql_engine.driver_sql): one per accepted TOTP code.
+    rows = [(step, t, e, step) for t, e, step in steps]
+    await conn.exec_driver_sql(driver_sql(conn.dialect, _SET_TOTP_STEP), rows)

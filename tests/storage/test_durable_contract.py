@@ -383,6 +383,24 @@ async def test_enrollment_activity_is_recorded_without_touching_updated_at(
     assert two.last_used_at is None and two.last_error == error
 
 
+async def test_activity_and_totp_steps_are_written_together(durable: SqlDurableStore) -> None:
+    """A login's step and last use go in one call (mfa.activity); steps still only
+    move forward."""
+    await durable.create_tenant(Tenant("acme", "Acme"))
+    await durable.create_enrollment(enrollment("enr_1", "alice"))
+    await durable.create_enrollment(enrollment("enr_2", "bob"))
+    used = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    await durable.record_totp_steps([("acme", "enr_2", 50)])
+    await durable.record_enrollment_activity(
+        [("acme", "enr_1", used)], [], [("acme", "enr_1", 100), ("acme", "enr_2", 40)]
+    )
+    await durable.record_enrollment_activity([], [], [("acme", "enr_2", 60)])
+    one = await durable.get_enrollment("acme", "enr_1")
+    two = await durable.get_enrollment("acme", "enr_2")
+    assert one is not None and one.last_used_at == used and one.totp_last_step == 100
+    assert two is not None and two.last_used_at is None and two.totp_last_step == 60
+
+
 async def test_delete_enrollment(durable: SqlDurableStore) -> None:
     await durable.create_tenant(Tenant("acme", "Acme"))
     await durable.create_enrollment(enrollment("enr_1", "alice"))
