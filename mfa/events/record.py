@@ -155,24 +155,24 @@ class Event:
 
     @classmethod
     def from_wire(cls, tenant_id: str, fields: dict[str, str]) -> Event:
-        def opt(name: str) -> str | None:
-            return fields.get(name) or None
-
-        raw = fields.get("data") or ""
+        # The mover reads every event through here: plain lookups, no helper call
+        # per field (an empty string on the wire is none).
+        get = fields.get
+        raw = get("data")
         return cls(
             event_id=fields["id"],
             tenant_id=tenant_id,
             type=fields["type"],
             time=float(fields["time"]),
-            user_id=opt("user_id"),
-            enrollment_id=opt("enrollment_id"),
-            method=opt("method"),
-            outcome=opt("outcome"),
-            error_code=opt("error_code"),
-            request_id=opt("request_id"),
-            client_ip=opt("client_ip"),
-            user_agent=opt("user_agent"),
-            actor=opt("actor"),
+            user_id=get("user_id") or None,
+            enrollment_id=get("enrollment_id") or None,
+            method=get("method") or None,
+            outcome=get("outcome") or None,
+            error_code=get("error_code") or None,
+            request_id=get("request_id") or None,
+            client_ip=get("client_ip") or None,
+            user_agent=get("user_agent") or None,
+            actor=get("actor") or None,
             data=json.loads(raw) if raw else {},
         )
 
