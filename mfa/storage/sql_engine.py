@@ -125,6 +125,9 @@ def make_engine(url: str, *, timeout: float, bound_statements: bool = True) -> A
     return create_async_engine(sa_url, **kw)
 
 
+SQLITE_CACHE_KIB = 16 * 1024
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite, per connection. And the driver's
     # own transaction handling is switched off: it begins lazily (not before a
@@ -139,6 +142,12 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         # file together), and then a later connection switches it.
         with contextlib.suppress(sqlite3.OperationalError):
             cursor.execute("PRAGMA journal_mode=WAL")
+        # A page cache of SQLITE_CACHE_KIB per connection instead of SQLite's 2 MiB:
+        # the write-behind and the event mover touch enrollment rows and index
+        # pages all over the file, and each page read past the cache is a system
+        # call (about 4 % of a verify's CPU at 9,000 enrollments). Pages are taken
+        # as they are read, so a small database costs no more.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     finally:
         cursor.close()
 

@@ -167,3 +167,20 @@ async def test_rows_hold_no_plaintext_secret(durable_env: DurableEnv) -> None:
     assert got is not None and got.totp_secret is not None and got.phone_number is not None
     assert keys.decrypt(got.totp_secret, aad) == seed
     assert keys.decrypt(got.phone_number, aad).decode() == phone
+
+
+async def test_sqlite_connections_are_set_up(tmp_path: Any) -> None:
+    """Every SQLite connection: foreign keys on, WAL, and mfa's page cache (its
+    absence showed as page reads on every write-behind batch)."""
+    from mfa.storage.sql_engine import SQLITE_CACHE_KIB
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'setup.db'}", timeout=5)
+    try:
+        async with engine.connect() as conn:
+            pragmas = {
+                name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("foreign_keys", "journal_mode", "cache_size")
+            }
+    finally:
+        await engine.dispose()
+    assert pragmas == {"foreign_keys": 1, "journal_mode": "wal", "cache_size": -SQLITE_CACHE_KIB}
