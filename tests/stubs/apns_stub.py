@@ -149,6 +149,9 @@ class ApnsStub:
         return claims, None
 
     async def _send(self, request: Request) -> Response:
+        # Recorded where the request began: a slow answer from an earlier test
+        # (SLOW) lands after reset() and must not show up in the next test's list.
+        requests = self.requests
         device_token = request.path_params["token"]
         raw = await request.body()
         try:
@@ -171,7 +174,7 @@ class ApnsStub:
             await asyncio.sleep(scripted.delay)
         elif len(device_token) != 64 or any(c not in "0123456789abcdef" for c in device_token):
             status, reason = 400, "BadDeviceToken"
-        self.requests.append(
+        requests.append(
             RecordedRequest(
                 http_version=request.scope["http_version"],
                 scheme=request.url.scheme,

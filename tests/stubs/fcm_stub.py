@@ -176,6 +176,7 @@ class FcmStub(StubServer):
         return [r for r in self.requests if r.status == 200]
 
     async def _token(self, request: Request) -> Response:
+        grants = self.grants  # where the request began: see ApnsStub._send
         await asyncio.sleep(self.token_delay)
         form = dict(parse_qsl((await request.body()).decode()))
         if form.get("grant_type") != JWT_BEARER:
@@ -195,7 +196,7 @@ class FcmStub(StubServer):
             )
         if "https://www.googleapis.com/auth/firebase.messaging" not in claims["scope"].split():
             return JSONResponse({"error": "invalid_scope"}, 400)
-        self.grants.append(claims)
+        grants.append(claims)
         token = "ya29.stub-" + secrets.token_urlsafe(24)
         self.access_tokens.add(token)
         return JSONResponse({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
