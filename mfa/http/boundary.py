@@ -40,6 +40,7 @@ _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
 ]
 _OURS = frozenset({b"x-request-id", *(k for k, _ in _SECURITY_HEADERS)})
+_NO_HANDLERS: tuple[dict[Any, Any], dict[Any, Any]] = ({}, {})
 
 
 def error_response(
@@ -108,6 +109,10 @@ class ErrorBoundary:
             await self.app(scope, receive, send)
             return
         request_id = request_id_for(scope)
+        # Mounted in a host's Starlette app, the host's exception handlers travel in
+        # the scope and Starlette's function routes (the docs, the hosted pages)
+        # would apply them inside mfa: this boundary decides every answer here.
+        scope["starlette.exception_handlers"] = _NO_HANDLERS
         # Where the request came from, for the events it causes (mfa.events).
         client = scope.get("client")
         agent = _header(scope, b"user-agent")

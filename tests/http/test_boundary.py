@@ -9,9 +9,13 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 
 from mfa import CATALOGUE, MFAService, Settings, create_app
+from mfa.errors import MFAError
 from mfa.storage.memory import MemoryEphemeralStore
 from mfa.storage.redis import RedisEphemeralStore
 from tests.conftest import ADMIN_KEY, Api
@@ -233,6 +237,29 @@ async def test_mounted_under_a_prefix_in_a_host_app(service: MFAService) -> None
         assert (await http.get("/mfa/healthz")).json() == {"status": "ok"}
         assert_error(await http.get("/mfa/nope"), 404, "not_found")
         assert_error(await http.get("/mfa/appliance-mfa/api/start-flow"), 405, "not_found")
+
+
+async def test_a_host_apps_exception_handlers_stay_outside(settings: Settings) -> None:
+    """A host that renders errors its own way keeps that to its own routes: inside
+    the mounted mfa (here ``/metrics``, a plain Starlette route that raises a
+    catalogue error) the boundary answers, with the contract error."""
+
+    async def host_handler(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("the host's answer", status_code=418)
+
+    service = MFAService(settings.replace(metrics_token="metrics-secret"))
+    host = Starlette(
+        routes=[Mount("/mfa", app=create_app(service=service))],
+        exception_handlers={MFAError: host_handler, HTTPException: host_handler},
+    )
+    async with (
+        service,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=host), base_url="http://host.test"
+        ) as http,
+    ):
+        wrong = {"Authorization": "Bearer not-the-token"}
+        assert_error(await http.get("/mfa/metrics", headers=wrong), 401, "invalid_token")
 
 
 class ExplodingStore(MemoryEphemeralStore):
