@@ -77,7 +77,7 @@ class MFAService:
             hasher=RecoveryHasher(self.settings.argon2_profile),
             tenants=TenantCache(durable),
             sealer=sealer,
-            totp_steps=TotpStepLog(durable),
+            totp_steps=TotpStepLog(),
             events=EventSink(durable, ephemeral, clock, render),
         )
         # Events (mfa.events): the mover to the audit table and the webhook sender,

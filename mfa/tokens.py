@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from mfa.errors import InvalidBearerFormat, InvalidToken, TransactionExpired
-from mfa.keys import SigningKeys
+from mfa.keys import SigningKey, SigningKeys
 
 TokenKind = Literal["request", "tx", "sig"]
 Clock = Callable[[], float]
@@ -121,7 +121,7 @@ class TokenCodec:
         for key in self.keys.keys:
             expected = key.hs256(signing_input)
             if hmac.compare_digest(expected, signature):
-                return _verified_claims(signing_input, key.kid, "HS256", key.hs256_header)
+                return _verified_claims(signing_input, key, "HS256")
         raise InvalidToken()
 
     def _decode_sig(self, token: str) -> dict[str, Any]:
@@ -136,7 +136,7 @@ class TokenCodec:
                 key.private.public_key().verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
             except InvalidSignature:
                 continue
-            return _verified_claims(signing_input, key.kid, "ES256", key.es256_header)
+            return _verified_claims(signing_input, key, "ES256")
         raise InvalidToken()
 
 
@@ -158,12 +158,13 @@ def _split(token: str) -> tuple[bytes, bytes]:
     return f"{parts[0]}.{parts[1]}".encode("ascii"), signature
 
 
-def _verified_claims(signing_input: bytes, kid: str, alg: str, ours: str) -> dict[str, Any]:
-    """Header and claims of a token whose signature has been verified with key ``kid``.
+def _verified_claims(signing_input: bytes, key: SigningKey, alg: str) -> dict[str, Any]:
+    """Header and claims of a token whose signature has been verified with ``key``.
 
-    ``ours`` is the header segment this codec writes for that key and ``alg``: the
-    usual case, known good without parsing it.
+    The header segment this codec writes for that key and ``alg`` (the usual case)
+    is known good without parsing it.
     """
+    ours = key.es256_header if alg == "ES256" else key.hs256_header
     head_b64, body_b64 = signing_input.decode("ascii").split(".")
     try:
         header = None if head_b64 == ours else json.loads(_unb64(head_b64))
@@ -172,7 +173,7 @@ def _verified_claims(signing_input: bytes, kid: str, alg: str, ours: str) -> dic
         # Only we sign, so this is a key leak or a bug; still a refusal, never a 500.
         raise InvalidToken("The token is not a well-formed JWT.") from None
     if header is not None and (
-        not isinstance(header, dict) or header.get("alg") != alg or header.get("kid") != kid
+        not isinstance(header, dict) or header.get("alg") != alg or header.get("kid") != key.kid
     ):
         raise InvalidToken()
     if not isinstance(claims, dict):

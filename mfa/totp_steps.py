@@ -17,14 +17,11 @@ database failure the steps are kept for the next try.
 
 from __future__ import annotations
 
-from mfa.storage.protocols import DurableStore
-
 Step = tuple[str, str, int]  # tenant id, enrollment id, time step
 
 
 class TotpStepLog:
-    def __init__(self, durable: DurableStore) -> None:
-        self._durable = durable
+    def __init__(self) -> None:
         self._pending: dict[tuple[str, str], int] = {}
 
     def note(self, tenant_id: str, enrollment_id: str, step: int) -> None:
@@ -40,14 +37,3 @@ class TotpStepLog:
     def put_back(self, steps: list[Step]) -> None:
         for tenant_id, enrollment_id, step in steps:
             self.note(tenant_id, enrollment_id, step)  # the greater step wins
-
-    async def flush(self) -> None:
-        """Write what was noted now, on its own; on a database failure keep it."""
-        steps = self.take()
-        if not steps:
-            return
-        try:
-            await self._durable.record_totp_steps(steps)
-        except BaseException:
-            self.put_back(steps)
-            raise

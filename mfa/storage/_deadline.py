@@ -1,9 +1,13 @@
 """One deadline per store call, however many steps the call takes inside.
 
-``asyncio.timeout`` cancels a call once; what runs after the cancellation — a
-pre-ping's ``finally: ROLLBACK``, the pool resetting the connection, the driver's
-graceful close — then waits on the dead socket for a deadline of its own. Against
-a partitioned PostgreSQL the first call took two deadlines.
+Two mechanisms: :class:`Deadlines`, for the database, and :class:`deadline`, for
+the many one-command Redis calls of the hot path (see there).
+
+For the database, ``asyncio.timeout`` would not do: it cancels a call once; what
+runs after the cancellation — a pre-ping's ``finally: ROLLBACK``, the pool
+resetting the connection, the driver's graceful close — then waits on the dead
+socket for a deadline of its own. Against a partitioned PostgreSQL the first call
+took two deadlines.
 
 So each call runs in a task of its own, and the caller waits for it at most
 ``seconds``: past that, the caller gets :class:`BackendUnavailable` at once and

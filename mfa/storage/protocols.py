@@ -146,14 +146,11 @@ class DurableStore(AuditStore, Protocol):
         steps: Sequence[tuple[str, str, int]] = (),
     ) -> None:
         """Set ``last_used_at`` (tenant, enrollment, time) and ``last_error``
-        (tenant, enrollment, error) of existing rows, and raise TOTP ``steps`` as
-        :meth:`record_totp_steps` does, all in one transaction (a login touches its
-        row once); rows that do not exist are skipped. ``updated_at`` is left
-        alone: activity is not a change of the enrollment."""
-
-    async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
-        """Raise each ``(tenant_id, enrollment_id, step)``'s last accepted TOTP step
-        to ``step`` (never lower it), in one round trip."""
+        (tenant, enrollment, error) of existing rows, and raise each ``steps``
+        entry's (tenant, enrollment, step) last accepted TOTP step to ``step`` (never
+        lower it), all in one transaction (a login touches its row once); rows that
+        do not exist are skipped. ``updated_at`` is left alone: activity is not a
+        change of the enrollment."""
 
     async def delete_enrollment(self, tenant_id: str, enrollment_id: str) -> bool: ...
 

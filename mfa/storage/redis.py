@@ -57,9 +57,8 @@ def _transaction(tenant_id: str, txid: str, fields: dict[str, str]) -> Transacti
     # so joined by commas they are exactly that many elements. One call instead of
     # one per field (a dozen on a verify-otp).
     names = [k for k in fields if k.startswith("d:")]
-    enrollment = fields.get("enrollment")
-    texts = [fields["meta"], enrollment or "null", *(fields[k] for k in names)]
-    meta, parsed_enrollment, *values = json.loads("[" + ",".join(texts) + "]")
+    texts = [fields["meta"], fields.get("enrollment") or "null", *(fields[k] for k in names)]
+    meta, enrollment, *values = json.loads("[" + ",".join(texts) + "]")
     return Transaction(
         txid=txid,
         tenant_id=tenant_id,
@@ -67,7 +66,7 @@ def _transaction(tenant_id: str, txid: str, fields: dict[str, str]) -> Transacti
         kind=meta["kind"],
         expires_at=meta["expires_at"],
         state=cast(TxState, fields["state"]),
-        enrollment=None if enrollment is None else parsed_enrollment,
+        enrollment=enrollment,
         token=fields.get("token"),
         data={k[2:]: v for k, v in zip(names, values, strict=True)},
         attempts=int(fields.get("attempts", "0")),

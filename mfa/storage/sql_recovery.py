@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mfa.storage.base import RecoveryHandover
 from mfa.storage.schema import enrollments
@@ -159,7 +158,9 @@ class SqlRecovery(SqlConnections):
         # same row, and SQLite's journal then takes each page once, not twice.
         async with self._write("record_enrollment_activity") as conn:
             if steps:
-                await _raise_totp_steps(conn, steps)
+                # Driver rows (mfa.storage.sql_engine.driver_sql): one per accepted code.
+                marks = [(step, t, e, step) for t, e, step in steps]
+                await conn.exec_driver_sql(driver_sql(conn.dialect, _SET_TOTP_STEP), marks)
             if used:
                 # Driver rows (mfa.storage.sql_engine.driver_sql): one per login.
                 bind = bind_datetime(enrollments.c.last_used_at, conn.dialect)
@@ -172,16 +173,3 @@ class SqlRecovery(SqlConnections):
                 )
                 query = enrollments.update().where(*where).values(last_error=sa.bindparam("v"))
                 await conn.execute(query, [{"t": t, "e": e, "v": err} for t, e, err in errors])
-
-    @_bounded
-    async def record_totp_steps(self, steps: list[tuple[str, str, int]]) -> None:
-        if not steps:
-            return
-        async with self._write("record_totp_steps") as conn:
-            await _raise_totp_steps(conn, steps)
-
-
-async def _raise_totp_steps(conn: AsyncConnection, steps: Sequence[tuple[str, str, int]]) -> None:
-    # Driver rows (mfa.storage.sql_engine.driver_sql): one per accepted TOTP code.
-    rows = [(step, t, e, step) for t, e, step in steps]
-    await conn.exec_driver_sql(driver_sql(conn.dialect, _SET_TOTP_STEP), rows)

@@ -220,8 +220,8 @@ async def test_every_backend_route_checks_its_declared_scope_before_any_effect(
 
     await api.tenant()
     await enroll(api, clock, "u")
-    await api.service.ctx.totp_steps.flush()  # the step written behind, before the walk
-    await api.service.ctx.activity.flush()  # and the enrollment's last use (mfa.activity)
+    # The step and the enrollment's last use, written behind (mfa.activity), before the walk.
+    await api.service.ctx.activity.flush()
     bodies: dict[str, Any] = {path.format(t="acme"): body for _, path, body in ROUTES}
     walked = 0
     for ep in backend.ENDPOINTS:

@@ -293,7 +293,7 @@ async def test_a_totp_code_is_not_accepted_again_after_redis_forgets(
     assert (
         await api.post("/api/verify-otp", login["transaction_token"], {"code": code})
     ).status_code == 204
-    await api.service.ctx.totp_steps.flush()  # what the background writer does within 0.1 s
+    await api.service.ctx.activity.flush()  # what the background writer does within 0.1 s
 
     store = api.service.ephemeral
     if isinstance(store, RedisEphemeralStore):

@@ -42,7 +42,7 @@ async def test_notes_wait_for_the_database(pg_databases: PgDatabases) -> None:
     await proxy.start()
     store = SqlDurableStore(pg_url(database, port=proxy.port), timeout=TIMEOUT)
     clock = FrozenClock()
-    steps = TotpStepLog(store)
+    steps = TotpStepLog()
     activity = EnrollmentActivity(store, clock, steps=steps)
     try:
         await store.open()

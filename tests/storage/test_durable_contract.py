@@ -353,8 +353,10 @@ async def test_totp_steps_only_move_forward(durable: SqlDurableStore) -> None:
     await durable.create_tenant(Tenant("acme", "Acme"))
     await durable.create_enrollment(enrollment("enr_1", "alice"))
     await durable.create_enrollment(enrollment("enr_2", "bob"))
-    await durable.record_totp_steps([("acme", "enr_1", 100), ("acme", "enr_2", 7)])
-    await durable.record_totp_steps([("acme", "enr_1", 90), ("globex", "enr_2", 500)])
+    await durable.record_enrollment_activity([], [], [("acme", "enr_1", 100), ("acme", "enr_2", 7)])
+    await durable.record_enrollment_activity(
+        [], [], [("acme", "enr_1", 90), ("globex", "enr_2", 500)]
+    )
     one = await durable.get_enrollment("acme", "enr_1")
     two = await durable.get_enrollment("acme", "enr_2")
     assert one is not None and one.totp_last_step == 100
@@ -390,7 +392,7 @@ async def test_activity_and_totp_steps_are_written_together(durable: SqlDurableS
     await durable.create_enrollment(enrollment("enr_1", "alice"))
     await durable.create_enrollment(enrollment("enr_2", "bob"))
     used = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    await durable.record_totp_steps([("acme", "enr_2", 50)])
+    await durable.record_enrollment_activity([], [], [("acme", "enr_2", 50)])
     await durable.record_enrollment_activity(
         [("acme", "enr_1", used)], [], [("acme", "enr_1", 100), ("acme", "enr_2", 40)]
     )
