@@ -21,12 +21,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Mount, Route, Router
-from starlette.types import ASGIApp, Scope
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mfa._version import __version__ as __version__
 from mfa.http import backend, docs, guardian, phone
@@ -144,10 +145,47 @@ class _Starlette(Starlette):
     ``send``."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        app: ASGIApp = self.router
+        app: ASGIApp = StaticRoutes(self.router)
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
         return app
+
+
+class StaticRoutes:
+    """The router, with the routes of a fixed path found by one dict lookup.
+
+    Starlette's router tries each route's regex in turn; most calls (verify-otp,
+    transaction-state, start-flow…) go to a path without parameters. A (path,
+    method) is looked up here only where the router's own scan would pick that
+    same route (worked out once, with the router's own matching), so the answer is
+    the router's; everything else (parameters, mounts, 404, 405) goes to it."""
+
+    __slots__ = ("_routes", "router")
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._routes: dict[tuple[str, str], Route] = {}
+        for route in router.routes:
+            if not isinstance(route, Route) or route.param_convertors or not route.methods:
+                continue
+            for method in route.methods:
+                probe = {"type": "http", "path": route.path, "root_path": "", "method": method}
+                first = next(r for r in router.routes if r.matches(probe)[0] is Match.FULL)
+                if first is route:
+                    self._routes[(route.path, method)] = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self._routes.get((get_route_path(scope), scope["method"]))
+            if route is not None:
+                # What Router.app sets on a full match of a route without parameters.
+                scope.setdefault("router", self.router)
+                scope["route"] = route
+                scope["endpoint"] = route.endpoint
+                scope["path_params"] = dict(scope.get("path_params", {}))
+                await route.app(scope, receive, send)
+                return
+        await self.router(scope, receive, send)
 
 
 def _route_path(scope: Scope) -> str:

@@ -21,10 +21,14 @@ Metrics:
 
 from __future__ import annotations
 
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from mfa.delivery import PushMessage, PushTransport, SmsMessage, SmsTransport
 from mfa.errors import MFAError
@@ -37,21 +41,9 @@ _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._request_children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
         r = self.registry
-        self.requests = Counter(
-            "mfa_http_requests",
-            "HTTP requests answered, by route template, method, status and error code.",
-            ("route", "method", "status", "error_code"),
-            registry=r,
-        )
-        self.latency = Histogram(
-            "mfa_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template and method.",
-            ("route", "method"),
-            buckets=_BUCKETS,
-            registry=r,
-        )
+        self.http = HttpRequests()
+        r.register(self.http)
         self.deliveries = Counter(
             "mfa_deliveries",
             "SMS and push messages handed to a transport, by outcome.",
@@ -74,18 +66,7 @@ class Metrics:
     def observe_request(
         self, route: str, method: str, status: int, error_code: str, seconds: float
     ) -> None:
-        key = (route, method, status, error_code)
-        children = self._request_children.get(key)
-        if children is None:
-            # prometheus_client's labels() validates and locks on every call: a few
-            # microseconds per request, where a dict lookup will do. The key space is
-            # bounded (route templates, methods, statuses and catalogue codes).
-            children = self._request_children[key] = (
-                self.requests.labels(route, method, str(status), error_code),
-                self.latency.labels(route, method),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        self.http.observe(route, method, status, error_code, seconds)
         if error_code.startswith("too_many_"):
             self.quota_refusals.labels(error_code).inc()
         elif error_code == "service_unavailable":
@@ -93,6 +74,58 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class HttpRequests(Collector):
+    """``mfa_http_requests_total`` and ``mfa_http_request_duration_seconds``, counted
+    in plain dicts and lists and turned into metric families only when scraped.
+
+    Every request is counted, so this is on the hot path: prometheus-client's
+    ``Counter`` and ``Histogram`` take a lock for each increment (three per request)
+    and their ``labels()`` validates on each call. The counts here are only ever
+    touched from the event loop's thread (an ASGI app runs on its loop), so plain
+    increments are safe; the key space is bounded (route templates, methods,
+    statuses and catalogue codes)."""
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, str, int, str], int] = {}
+        # (route, method) → [count per bucket (not cumulative), the +Inf one last], sum
+        self._latency: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+
+    def observe(
+        self, route: str, method: str, status: int, error_code: str, seconds: float
+    ) -> None:
+        key = (route, method, status, error_code)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        latency = self._latency.get((route, method))
+        if latency is None:
+            latency = self._latency[(route, method)] = ([0] * (len(_BUCKETS) + 1), [0.0])
+        # Bucket ``le`` holds what took at most ``le`` seconds: the first bound >= it.
+        latency[0][bisect_left(_BUCKETS, seconds)] += 1
+        latency[1][0] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "mfa_http_requests",
+            "HTTP requests answered, by route template, method, status and error code.",
+            labels=("route", "method", "status", "error_code"),
+        )
+        for (route, method, status, code), count in list(self._requests.items()):
+            requests.add_metric((route, method, str(status), code), count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "mfa_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method.",
+            labels=("route", "method"),
+        )
+        bounds = [*map(floatToGoString, _BUCKETS), "+Inf"]
+        for (route, method), (counts, total) in list(self._latency.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip(bounds, counts, strict=True):
+                cumulative += count
+                buckets.append((bound, float(cumulative)))
+            latency.add_metric((route, method), buckets, total[0])
+        yield latency
 
 
 class MeteredSms:

@@ -41,6 +41,22 @@ _SECURITY_HEADERS = [
 ]
 _OURS = frozenset({b"x-request-id", *(k for k, _ in _SECURITY_HEADERS)})
 _NO_HANDLERS: tuple[dict[Any, Any], dict[Any, Any]] = ({}, {})
+# The key of the request's Answer in the scope's state.
+ANSWER = "mfa.answer"
+
+
+class Answer:
+    """What the boundary answered: the status, and the catalogue code of an error.
+
+    Kept in the scope's state for :class:`mfa.http.observe.Observe`, which counts
+    answers: the boundary sees both anyway, so the outer layer needs no ``send``
+    wrapper of its own, nor to parse an error body back for its code."""
+
+    __slots__ = ("error_code", "status")
+
+    def __init__(self) -> None:
+        self.status = 500  # until a response starts: an answer that never came
+        self.error_code = ""
 
 
 def error_response(
@@ -130,11 +146,13 @@ class ErrorBoundary:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = False
+        answer = scope["state"][ANSWER] = Answer()
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                answer.status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OURS]
                 headers += [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
                 message = {**message, "headers": headers}
@@ -154,6 +172,7 @@ class ErrorBoundary:
                 log.warning("backend unavailable [request_id=%s]: %s", request_id, _describe(exc))
             if started:
                 return  # too late to change the response; the trace is logged
+            answer.error_code = error.code
             response = error_response(error, request_id, status=status, headers=headers)
             await response(scope, receive, send_with_id)
 

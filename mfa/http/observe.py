@@ -1,15 +1,14 @@
 """Operations: the request id for logs, request metrics, and ``GET /metrics``.
 
-:class:`Observe` is the app's outermost middleware (pure ASGI, no body
-buffering but for the small JSON of error answers). Per request it
+:class:`Observe` is the app's outermost middleware (pure ASGI; it wraps neither
+the body nor, but for an OPTIONS request, ``send``). Per request it
 
 - settles the request id (:func:`mfa.http.boundary.request_id_for`: the client's
   ``X-Request-Id`` when well formed, else a new one, kept in the scope so the
   error boundary echoes the same); it is :data:`mfa.logs.REQUEST_ID` for
   everything logged meanwhile;
 - counts the answer in :class:`mfa.metrics.Metrics` by route template, method,
-  status and catalogue code (read from the error body's ``errorCode``), and
-  times it.
+  status and catalogue code (as the error boundary noted them), and times it.
 
 ``GET /metrics`` (:func:`metrics_route`) serves the registry in Prometheus'
 text format, outside the OpenAPI document and ``/appliance-mfa``. With
@@ -21,7 +20,6 @@ text format, outside the OpenAPI document and ``/appliance-mfa``. With
 from __future__ import annotations
 
 import hmac
-import json
 import time
 from typing import TYPE_CHECKING
 
@@ -31,16 +29,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mfa.errors import InvalidBearerFormat, InvalidToken
-from mfa.http.boundary import request_id_for
+from mfa.http.boundary import ANSWER, Answer, request_id_for
 from mfa.logs import REQUEST_ID
 from mfa.metrics import CONTENT_TYPE, Metrics
 from mfa.tokens import parse_authorization
 
 if TYPE_CHECKING:  # the service is built by the composition root (mfa.service)
     from mfa.service import MFAService
-
-
-_ERROR_BODY_LIMIT = 4096  # contract error bodies are a few hundred bytes
 
 
 class Observe:
@@ -54,29 +49,29 @@ class Observe:
             return
         token = REQUEST_ID.set(request_id_for(scope))
         started = time.perf_counter()
-        status = 500
-        error_body: list[bytes] = []
+        # Every request but a CORS preflight reaches the error boundary, which notes
+        # its answer (boundary.Answer). CORSMiddleware, outside the boundary, answers
+        # preflights itself: only an OPTIONS request needs its answer watched here.
+        seen = Answer()
+        if scope["method"] == "OPTIONS":
 
-        async def observe_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif (
-                message["type"] == "http.response.body"
-                and status >= 400
-                and sum(map(len, error_body)) < _ERROR_BODY_LIMIT
-            ):
-                error_body.append(message.get("body", b""))
-            await send(message)
+            async def watch(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    seen.status = int(message["status"])
+                await send(message)
 
+            app_send: Send = watch
+        else:
+            app_send = send
         try:
-            await self.app(scope, receive, observe_send)
+            await self.app(scope, receive, app_send)
         finally:
+            answer: Answer = scope["state"].get(ANSWER, seen)
             self.metrics.observe_request(
                 _route(scope),
-                str(scope.get("method", "")),
-                status,
-                _error_code(b"".join(error_body)) if status >= 400 else "",
+                scope["method"],
+                answer.status,
+                answer.error_code,
                 time.perf_counter() - started,
             )
             REQUEST_ID.reset(token)
@@ -86,14 +81,6 @@ def _route(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else "unmatched"
-
-
-def _error_code(body: bytes) -> str:
-    try:
-        code = json.loads(body).get("errorCode")
-    except (ValueError, AttributeError):
-        return ""
-    return code if isinstance(code, str) else ""
 
 
 async def _metrics(request: Request) -> Response:

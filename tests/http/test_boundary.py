@@ -107,6 +107,22 @@ async def test_body_over_limit_is_invalid_body(api: Api) -> None:
     assert_error(r, 400, "invalid_body")
 
 
+async def test_a_body_in_several_messages_is_read_whole(api: Api) -> None:
+    tx = await _tx_token(api)
+
+    async def pieces() -> Any:  # no Content-Length; ASGI messages with more_body
+        for piece in (b'{"type": "manual_', b'input", "code"', b': "12345x"}'):
+            yield piece
+
+    r = await api.http.post(
+        "/api/verify-otp",
+        content=pieces(),
+        headers={"Authorization": f"Bearer {tx}", "Content-Type": "application/json"},
+    )
+    # Parsed whole: the code's format is what is refused, not the JSON.
+    assert_error(r, 400, "invalid_otp_format")
+
+
 async def test_missing_fields_name_the_wire_field(api: Api) -> None:
     tx = await _tx_token(api)
     body = assert_error(await api.post("/api/verify-otp", tx, {}), 400, "field_required")

@@ -130,6 +130,42 @@ async def test_metrics_can_be_switched_off(settings: Settings, clock: FrozenCloc
         await service.close()
 
 
+async def test_cors_preflights_are_counted_and_errors_keep_their_code(
+    settings: Settings, clock: FrozenClock
+) -> None:
+    # CORSMiddleware answers a preflight outside the error boundary, so Observe
+    # watches that answer itself; every other answer is the boundary's.
+    service = MFAService(
+        settings.model_copy(update={"cors_origins": frozenset({"https://app.example"})}),
+        clock=clock,
+    )
+    transport = httpx.ASGITransport(app=create_app(service=service))
+    origin = {"Origin": "https://app.example"}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://mfa.test") as http:
+            for allowed in ("POST", "TRACE"):  # CORS answers 200, then 400
+                pre = {**origin, "Access-Control-Request-Method": allowed}
+                await http.options("/api/verify-otp", headers=pre)
+            r = await http.post("/api/transaction-state", headers=origin)
+            assert_error(r, 401, "invalid_bearer_format")
+            assert r.headers["access-control-allow-origin"] == "https://app.example"
+            # An OPTIONS that is no preflight reaches the boundary: a 405 with its code.
+            assert_error(await http.options("/api/verify-otp"), 405, "not_found")
+            found = await scrape(http)
+    finally:
+        await service.close()
+    total = "mfa_http_requests_total"
+    preflight = {"route": "unmatched", "method": "OPTIONS", "error_code": ""}
+    assert value(found, total, **preflight, status="200") == 1
+    assert value(found, total, **preflight, status="400") == 1
+    state = {"route": "/api/transaction-state", "method": "POST", "status": "401"}
+    assert value(found, total, **state, error_code="invalid_bearer_format") == 1
+    wrong = {"route": "/api/verify-otp", "method": "OPTIONS", "status": "405"}
+    assert value(found, total, **wrong, error_code="not_found") == 1
+    latency = "mfa_http_request_duration_seconds_count"
+    assert value(found, latency, route="unmatched", method="OPTIONS") == 2
+
+
 @pytest.fixture
 def json_lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
