@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextvars
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from mfa.random_ids import random_hex
 
 
 class EventType(StrEnum):
@@ -94,7 +95,7 @@ def reset_request_meta(token: contextvars.Token[RequestMeta | None]) -> None:
 def new_event_id() -> str:
     """128 random bits; unique across tenants and workers, so a retried move is
     recognised by the durable store (primary key) and inserted once."""
-    return "evt_" + os.urandom(16).hex()
+    return "evt_" + random_hex()
 
 
 # The string fields of an event as it travels (Redis Stream entry, in-process list).

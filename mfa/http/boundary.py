@@ -12,7 +12,6 @@ putting internals in the body. Starlette's own 404/405 arrive as
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -24,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mfa.errors import InternalError, InvalidBody, MFAError, NotFound, ServiceUnavailable
 from mfa.events.record import RequestMeta, reset_request_meta, set_request_meta
+from mfa.random_ids import random_hex
 from mfa.storage.base import BackendUnavailable, InvalidValue, SchemaOutdated
 
 log = logging.getLogger("mfa.http")
@@ -97,14 +97,14 @@ def as_contract_error(exc: BaseException) -> tuple[MFAError, int | None, dict[st
 
 def request_id_for(scope: Scope) -> str:
     """The request's id, settled once and kept in the scope's state: the client's
-    ``X-Request-Id`` when well formed, else 128 random bits in 32 hex digits (like
-    ``uuid4().hex``, at a quarter of its cost). The outermost middleware that needs
-    it settles it; every later one reads the same."""
+    ``X-Request-Id`` when well formed, else 128 random bits in 32 hex digits
+    (:mod:`mfa.random_ids`). The outermost middleware that needs it settles it;
+    every later one reads the same."""
     state = scope.setdefault("state", {})
     request_id: str | None = state.get("request_id")
     if request_id is None:
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else random_hex()
         state["request_id"] = request_id
     return request_id
 
