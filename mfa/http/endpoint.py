@@ -80,7 +80,18 @@ class _EndpointApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._endpoint.answer(Request(scope, receive, send), self._limit)
+        if response is _NO_CONTENT:
+            # What Response(status_code=204) sends (no header at all), without making
+            # one: verify-otp and most other Guardian calls answer this.
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         await response(scope, receive, send)
+
+
+# The marker of an empty 204 answer, never sent itself (_EndpointApp sends fresh
+# messages for it).
+_NO_CONTENT = Response(status_code=204)
 
 
 async def _authorize(request: Request, scope: str) -> Principal:
@@ -187,7 +198,7 @@ def _respond(result: Any, status: int) -> Response:
     if isinstance(result, Response):
         return result
     if result is None:
-        return Response(status_code=204)
+        return _NO_CONTENT
     if isinstance(result, BaseModel):
         result = result.model_dump(mode="json")
     elif isinstance(result, list):
