@@ -383,9 +383,15 @@ def run(args: argparse.Namespace) -> None:
             users[600 + r * per_round : 600 + (r + 1) * per_round] for r in range(args.rounds)
         ]
         mfa, floor = (mfa_port, procs[0].pid), (floor_port, procs[1].pid)
-        floor_lines = [f"{u['id']} {pyotp.TOTP(u['secret']).now()}\n" for u in users]
+
+        def floor_lines() -> list[str]:
+            # This step's codes, made again for each floor round: a run of several
+            # rounds outlasts the ±1 step window, and stale codes would make the floor
+            # answer refusals (less work than a verify) and the run INVALID.
+            return [f"{u['id']} {pyotp.TOTP(u['secret']).now()}\n" for u in users]
+
         wrk(mfa, MFA_PATH, mfa_lines(slices[0]), 5, True, args)  # warm-up
-        wrk(floor, FLOOR_PATH, floor_lines, 1, False, args)
+        wrk(floor, FLOOR_PATH, floor_lines(), 1, False, args)
         with Monitor() as monitor:
             sample = wrk(mfa, MFA_PATH, mfa_lines(slices[1]), 10, True, args)
         trips, names = monitor.round_trips("{" + tenant + "}")
@@ -402,7 +408,7 @@ def run(args: argparse.Namespace) -> None:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
                 spy.wait(30)
-            f = wrk(floor, FLOOR_PATH, floor_lines, m["elapsed"], False, args)
+            f = wrk(floor, FLOOR_PATH, floor_lines(), m["elapsed"], False, args)
             invalid += m["bad"] + m["errors"] + f["bad"] + f["errors"]
             ratios.append(m["rate"] / f["rate"])
             cpu_ratios.append(f["cpu_us"] / m["cpu_us"])
