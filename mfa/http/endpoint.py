@@ -153,27 +153,22 @@ async def _receive_body(request: Request, limit: int) -> bytes:
     """The body, straight from ``receive`` (Starlette's ``request.stream()`` is an
     async generator: its machinery cost more than the rest of this read), refused
     once it passes ``limit`` bytes, whatever Content-Length said."""
-    receive = request.receive
-    message = await receive()
-    if message["type"] == "http.request" and not message.get("more_body", False):
-        body: bytes = message.get("body", b"")  # the usual case: one message
-        if len(body) > limit:
-            raise InvalidBody(f"The body is larger than {limit} bytes.")
-        return body
     chunks: list[bytes] = []
     size = 0
     while True:
+        message = await request.receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
-        if message["type"] == "http.request":
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise InvalidBody(f"The body is larger than {limit} bytes.")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-        message = await receive()
+        if message["type"] != "http.request":
+            continue
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise InvalidBody(f"The body is larger than {limit} bytes.")
+        if not message.get("more_body", False):
+            # Usually the only message: its bytes as they are, nothing joined.
+            return b"".join((*chunks, chunk)) if chunks else chunk
+        chunks.append(chunk)
 
 
 def validation_error(model: type[Body], exc: ValidationError) -> FieldRequired | InvalidBody:
